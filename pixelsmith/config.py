@@ -1,0 +1,130 @@
+"""Typed dataclass configs: saved as JSON, loaded back, overridden from the command line (key=value)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pixelsmith import PixelsmithError
+
+TASKS = ("gan", "denoise")
+DATASETS = ("mnist", "fashion-mnist", "folder", "patches")
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run needs; saved inside every checkpoint and next to the run."""
+
+    task: str = "gan"  # the per-family training step: one of TASKS
+    model: str = "dcgan"  # a registered architecture (pixelsmith models)
+    model_args: dict[str, Any] = field(default_factory=dict)
+    init_from: str = ""  # a bundled name or model folder to start from instead of random weights
+    data: str = "mnist"  # one of DATASETS
+    data_root: str = "../shared/data/mnist"
+    data_args: dict[str, Any] = field(default_factory=dict)  # dataset options, e.g. patch_size, sigma_max
+    download: bool = False  # fetch the data set into data_root if it is missing
+    steps: int = 5000
+    batch_size: int = 64  # global batch, split across DDP ranks
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    weight_decay: float = 0.0
+    schedule: str = "constant"  # "constant" or "cosine" (to min_lr_ratio * lr), after `warmup` linear steps
+    warmup: int = 0
+    min_lr_ratio: float = 0.01
+    grad_clip: float = 0.0  # 0 disables clipping
+    ema_decay: float = 0.0  # 0 disables the exponential moving average of the weights
+    bf16: bool = False  # bf16 autocast (CPU and CUDA)
+    channels_last: bool = False
+    seed: int = 0
+    log_every: int = 50
+    sample_every: int = 500
+    ckpt_every: int = 1000
+    num_workers: int = 0
+
+    def __post_init__(self) -> None:
+        self.betas = tuple(self.betas)
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise a one-line error for values that cannot work."""
+        if self.task not in TASKS:
+            raise PixelsmithError(f"task='{self.task}' is not known; accepted: {', '.join(TASKS)}")
+        if self.data not in DATASETS:
+            raise PixelsmithError(f"data='{self.data}' is not known; accepted: {', '.join(DATASETS)}")
+        if self.schedule not in ("constant", "cosine"):
+            raise PixelsmithError(f"schedule='{self.schedule}' is not known; accepted: constant, cosine")
+        for name in ("steps", "batch_size", "log_every", "sample_every", "ckpt_every"):
+            if getattr(self, name) < 1:
+                raise PixelsmithError(f"{name}={getattr(self, name)} must be a positive integer")
+        if self.lr <= 0:
+            raise PixelsmithError(f"lr={self.lr} must be > 0")
+        if not 0 <= self.ema_decay < 1:
+            raise PixelsmithError(f"ema_decay={self.ema_decay} must be in [0, 1)")
+        if self.warmup < 0 or self.num_workers < 0:
+            raise PixelsmithError("warmup and num_workers must be >= 0")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict."""
+        return dataclasses.asdict(self)
+
+    def to_json(self, path: str | Path) -> None:
+        """Write the config as indented JSON."""
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+        """Build from a dict, rejecting unknown keys and values of the wrong type."""
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise PixelsmithError(f"unknown config key(s) {', '.join(unknown)}; known: {', '.join(known)}")
+        hints = typing.get_type_hints(cls)
+        return cls(**{k: _coerce(k, v, hints[k]) for k, v in values.items()})
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> "TrainConfig":
+        """Load a JSON recipe."""
+        try:
+            values = json.loads(Path(path).read_text())
+        except json.JSONDecodeError as exc:
+            raise PixelsmithError(f"{path}: not valid JSON ({exc})") from None
+        if not isinstance(values, dict):
+            raise PixelsmithError(f"{path}: a config must be a JSON object")
+        return cls.from_dict(values)
+
+    def override(self, assignments: list[str]) -> "TrainConfig":
+        """A copy with ``key=value`` assignments applied; ``model_args.width=32`` sets a nested key."""
+        values = self.to_dict()
+        for item in assignments:
+            key, sep, raw = item.partition("=")
+            if not sep or not key:
+                raise PixelsmithError(f"override '{item}' is not key=value (for example steps=100)")
+            try:
+                value = json.loads(raw)
+            except json.JSONDecodeError:
+                value = raw  # a bare string such as data_root=/tmp/digits
+            head, _, sub = key.partition(".")
+            if sub:
+                if head not in ("model_args", "data_args"):
+                    raise PixelsmithError(f"override '{key}': only model_args.* and data_args.* take a dotted key")
+                values[head] = dict(values[head], **{sub: value})
+            else:
+                values[head] = value
+        return TrainConfig.from_dict(values)
+
+
+def _coerce(key: str, value: Any, hint: Any) -> Any:
+    """Check ``value`` against the annotation ``hint``; ints are accepted where floats are expected."""
+    origin = typing.get_origin(hint) or hint
+    if origin is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if origin is tuple and isinstance(value, (list, tuple)):
+        return tuple(float(v) for v in value)
+    if origin in (int, str, bool, dict) and isinstance(value, origin) and not (origin is int and isinstance(value, bool)):
+        return value
+    name = getattr(origin, "__name__", str(origin))
+    raise PixelsmithError(f"config key '{key}' must be {name}, got {value!r}")

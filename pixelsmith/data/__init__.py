@@ -1,0 +1,29 @@
+"""Data sets. Every data set maps an integer key to a sample; key % len picks the item and the key
+seeds its randomness, so an epoch's crops and noise are a pure function of (seed, key)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from torch.utils.data import Dataset
+
+from pixelsmith import PixelsmithError
+from pixelsmith.config import TrainConfig
+
+
+def build_dataset(cfg: TrainConfig, train: bool = True) -> Dataset:
+    """The training (or held-out) data set that ``cfg`` names."""
+    args = dict(cfg.data_args)
+    if cfg.data in ("mnist", "fashion-mnist"):
+        from pixelsmith.data.idx import IDXDataset
+
+        return IDXDataset(cfg.data_root, name=cfg.data, train=train, download=cfg.download, **args)
+    if cfg.data == "folder":
+        from pixelsmith.data.folder import ImageFolder
+
+        return ImageFolder(cfg.data_root, **args)
+    if cfg.data == "patches":
+        from pixelsmith.data.patches import NoisyPatches
+
+        return NoisyPatches.from_folder(Path(cfg.data_root), seed=cfg.seed, train=train, **args)
+    raise PixelsmithError(f"data='{cfg.data}' is not known")

@@ -1,0 +1,102 @@
+"""Save and load models as a folder holding ``config.json`` + ``model.safetensors`` (as diffusers does)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn as nn
+from safetensors.torch import load_file, save_file
+
+from pixelsmith import PixelsmithError, __version__
+from pixelsmith.registry import create_model
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+
+
+def save_pretrained(model: nn.Module, directory: str | Path, metadata: dict[str, Any] | None = None) -> Path:
+    """Write ``model`` to ``directory`` atomically: a temp folder is filled, then renamed into place."""
+    if not hasattr(model, "config"):
+        raise PixelsmithError("model has no .config; build it with pixelsmith.create_model(name, ...)")
+    directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    config = dict(model.config, pixelsmith_version=__version__, metadata=metadata or model.config.get("metadata", {}))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    try:
+        state = {k: v.detach().to("cpu", torch.float32).contiguous() if v.is_floating_point() else v.detach().cpu()
+                 for k, v in model.state_dict().items()}
+        save_file(state, tmp / WEIGHTS_NAME)
+        (tmp / CONFIG_NAME).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+        if directory.exists():
+            old = directory.with_name(f".{directory.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(directory, old)
+            os.replace(tmp, directory)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, directory)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return directory
+
+
+def list_bundled() -> list[str]:
+    """Names of the pretrained models that ship inside the package."""
+    if not WEIGHTS_DIR.is_dir():
+        return []
+    return sorted(p.name for p in WEIGHTS_DIR.iterdir() if (p / CONFIG_NAME).is_file())
+
+
+def resolve(name_or_dir: str | Path) -> Path:
+    """Folder of a bundled name, a model folder, or a training run (its ``model/`` subfolder)."""
+    path = Path(name_or_dir)
+    for candidate in (path, path / "model"):
+        if (candidate / CONFIG_NAME).is_file():
+            return candidate
+    bundled = WEIGHTS_DIR / str(name_or_dir)
+    if "/" not in str(name_or_dir) and (bundled / CONFIG_NAME).is_file():
+        return bundled
+    raise PixelsmithError(
+        f"no model at '{name_or_dir}': expected a bundled name ({', '.join(list_bundled()) or 'none'}), "
+        f"a folder with {CONFIG_NAME} + {WEIGHTS_NAME}, or a training run folder"
+    )
+
+
+def read_config(name_or_dir: str | Path) -> dict[str, Any]:
+    """The ``config.json`` of a bundled name or model folder."""
+    folder = resolve(name_or_dir)
+    try:
+        return json.loads((folder / CONFIG_NAME).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise PixelsmithError(f"{folder / CONFIG_NAME}: not a readable JSON model config ({exc})") from None
+
+
+def from_pretrained(name_or_dir: str | Path, device: str | torch.device = "cpu") -> nn.Module:
+    """Rebuild the exact architecture from ``config.json`` and load its weights (no pickle involved)."""
+    folder = resolve(name_or_dir)
+    config = read_config(folder)
+    if "model" not in config or "args" not in config:
+        raise PixelsmithError(f"{folder / CONFIG_NAME}: missing 'model' or 'args'; was it written by save_pretrained?")
+    model = create_model(config["model"], **config["args"])
+    model.config["metadata"] = config.get("metadata", {})
+    weights = folder / WEIGHTS_NAME
+    if not weights.is_file():
+        raise PixelsmithError(f"{folder}: {WEIGHTS_NAME} is missing; the folder needs {CONFIG_NAME} + {WEIGHTS_NAME}")
+    try:
+        state = load_file(weights)
+    except Exception as exc:  # safetensors raises several types for corrupt files
+        raise PixelsmithError(f"{weights}: not a valid safetensors file ({exc})") from None
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise PixelsmithError(f"{weights}: weights do not match the architecture in {CONFIG_NAME} ({first})") from None
+    return model.to(device).eval()

@@ -1,0 +1,202 @@
+"""Read and write images. Conversion between files and float tensors in [0, 1] happens here and only here.
+
+Every PIL mode is accepted (1, L, LA, P, RGB, RGBA, CMYK, I;16, I, F, ...), EXIF orientation is applied,
+alpha is carried separately and written back unchanged, 16-bit inputs come back as 16-bit outputs,
+and writes are atomic (temp file + rename), so a failure never leaves a half-written file.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from pixelsmith import PixelsmithError
+
+EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF",
+           ".webp": "WEBP"}
+DEFAULT_MAX_PIXELS = 100_000_000  # 100 MP; raise it with max_pixels= (or --max-pixels in the CLI)
+
+
+@dataclass
+class ImageData:
+    """An image as the package sees it: pixels (C,H,W float in [0, 1], C = 1 or 3), optional alpha (1,H,W)."""
+
+    pixels: torch.Tensor
+    alpha: torch.Tensor | None = None
+    bit_depth: int = 8
+    path: str = ""
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(height, width)."""
+        return tuple(self.pixels.shape[-2:])
+
+
+def find_images(root: str | Path) -> list[Path]:
+    """All image files under ``root``, recursively, sorted; a clear error when there are none."""
+    root = Path(root)
+    if not root.is_dir():
+        raise PixelsmithError(f"{root}: not a folder")
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in EXTENSIONS and p.is_file()
+                   and not any(part.startswith(".") for part in p.relative_to(root).parts))
+    if not files:
+        raise PixelsmithError(f"{root}: no images found (accepted: {', '.join(EXTENSIONS)})")
+    return files
+
+
+def _open(path: Path, max_pixels: int) -> Image.Image:
+    if not path.is_file():
+        raise PixelsmithError(f"{path}: no such file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(path)
+            width, height = image.size
+            if width * height > max_pixels:
+                raise PixelsmithError(
+                    f"{path}: {width}x{height} = {width * height} pixels exceeds the limit of {max_pixels} "
+                    f"(raise it with --max-pixels)")
+            image.load()
+        return ImageOps.exif_transpose(image)
+    except PixelsmithError:
+        raise
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise PixelsmithError(f"{path}: not a readable image ({exc.__class__.__name__}); "
+                              f"accepted: {', '.join(EXTENSIONS)}") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise PixelsmithError(f"{path}: damaged or truncated image ({exc})") from None
+
+
+def _split(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None, int]:
+    """Array (H,W,C) float in [0,1], alpha (H,W) or None, bit depth (8 or 16)."""
+    mode = image.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        raw = np.asarray(image).astype(np.float64)
+        return (np.clip(raw, 0, 65535) / 65535.0)[..., None], None, 16
+    if mode == "F":
+        return np.clip(np.asarray(image, dtype=np.float64), 0, 1)[..., None], None, 16
+    alpha = None
+    if mode in ("LA", "RGBA", "PA") or (mode == "P" and "transparency" in image.info):
+        image = image.convert("RGBA" if mode in ("RGBA", "P", "PA") else "LA")
+        alpha = np.asarray(image.getchannel("A"), dtype=np.float64) / 255.0
+        image = image.convert("RGB" if image.mode == "RGBA" else "L")
+    elif mode in ("1", "L"):
+        image = image.convert("L")
+    else:  # P, CMYK, YCbCr, LAB, HSV, RGBX, ...
+        image = image.convert("RGB")
+    array = np.asarray(image, dtype=np.float64) / 255.0
+    return (array[..., None] if array.ndim == 2 else array), alpha, 8
+
+
+def _read_16bit_rgb(path: Path) -> np.ndarray | None:
+    """16-bit-per-channel RGB(A) PNG/TIFF, which PIL reduces to 8 bits; read with OpenCV or tifffile when present."""
+    try:
+        import cv2
+    except ImportError:
+        cv2 = None
+    if cv2 is not None:
+        array = cv2.imread(str(path), cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
+        if array is not None and array.dtype == np.uint16 and array.ndim == 3:
+            return cv2.cvtColor(array, cv2.COLOR_BGRA2RGBA if array.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+    return None
+
+
+def read_image(path: str | Path, channels: int | None = None, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageData:
+    """Read ``path`` into an :class:`ImageData`; ``channels`` 1 or 3 converts, None keeps gray as gray."""
+    path = Path(path)
+    image = _open(path, max_pixels)
+    array, alpha, depth = _split(image)
+    if image.mode in ("RGB", "RGBA") and path.suffix.lower() in (".png", ".tif", ".tiff"):
+        wide = _read_16bit_rgb(path)
+        if wide is not None and wide.shape[:2] == array.shape[:2]:
+            # EXIF rotation is not applied on this path: 16-bit PNG/TIFF from scanners rarely carry it.
+            array, depth = wide[..., :3].astype(np.float64) / 65535.0, 16
+            alpha = wide[..., 3].astype(np.float64) / 65535.0 if wide.shape[2] == 4 else alpha
+    pixels = torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1))).float()
+    if channels == 1 and pixels.shape[0] == 3:
+        pixels = (pixels * torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)).sum(0, keepdim=True)
+    elif channels == 3 and pixels.shape[0] == 1:
+        pixels = pixels.expand(3, -1, -1).contiguous()
+    elif channels not in (None, 1, 3):
+        raise PixelsmithError(f"channels={channels} is not accepted; use 1 (gray) or 3 (RGB)")
+    alpha_t = None if alpha is None else torch.from_numpy(alpha).float()[None]
+    return ImageData(pixels, alpha_t, depth, str(path))
+
+
+def to_uint(tensor: torch.Tensor, bit_depth: int = 8) -> np.ndarray:
+    """(C,H,W) float in [0,1] to (H,W[,C]) uint8 or uint16, rounded and clipped."""
+    peak = 65535 if bit_depth == 16 else 255
+    array = (tensor.detach().float().clamp(0, 1) * peak).round().cpu().numpy().astype(
+        np.uint16 if bit_depth == 16 else np.uint8)
+    array = array.transpose(1, 2, 0)
+    return array[..., 0] if array.shape[2] == 1 else array
+
+
+def _atomic_save(path: Path, save) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_image(path: str | Path, pixels: torch.Tensor, alpha: torch.Tensor | None = None, bit_depth: int = 8,
+                quality: int = 95) -> Path:
+    """Write (C,H,W) pixels in [0,1] (plus optional alpha) atomically; the format follows the suffix."""
+    path = Path(path)
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise PixelsmithError(f"{path}: unknown output format; accepted suffixes: {', '.join(EXTENSIONS)}")
+    if pixels.ndim != 3 or pixels.shape[0] not in (1, 3):
+        raise PixelsmithError(f"write_image expects (C,H,W) with C = 1 or 3, got shape {tuple(pixels.shape)}")
+    if bit_depth == 16 and fmt not in ("PNG", "TIFF"):
+        bit_depth = 8  # JPEG, BMP and WebP hold 8 bits only
+    if alpha is not None and fmt in ("JPEG", "BMP"):
+        alpha = None  # these formats hold no alpha
+    layers = pixels if alpha is None else torch.cat([pixels, alpha.to(pixels)], 0)
+    array = to_uint(layers, bit_depth)
+
+    def save(tmp: str) -> None:
+        if bit_depth == 16 and array.ndim == 3:
+            import cv2  # PIL cannot write 16-bit RGB; OpenCV can
+
+            code = cv2.COLOR_RGBA2BGRA if array.shape[2] == 4 else cv2.COLOR_RGB2BGR
+            ext = ".png" if fmt == "PNG" else ".tiff"
+            ok, buffer = cv2.imencode(ext, cv2.cvtColor(array, code))
+            if not ok:
+                raise PixelsmithError(f"{path}: OpenCV could not encode a 16-bit image")
+            Path(tmp).write_bytes(buffer.tobytes())
+        elif bit_depth == 16 and alpha is None:
+            Image.fromarray(array.astype(np.uint16)).save(tmp, format=fmt)  # mode I;16
+        else:
+            if bit_depth == 16:  # gray + alpha at 16 bits: PIL has no LA;16, so keep 16-bit gray via OpenCV
+                import cv2
+
+                gray_alpha = np.dstack([array[..., 0]] * 3 + [array[..., 1]])
+                ok, buffer = cv2.imencode(".png", gray_alpha)
+                Path(tmp).write_bytes(buffer.tobytes())
+                return
+            kwargs = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+            if fmt == "WEBP" and alpha is None:
+                kwargs["lossless"] = False
+            Image.fromarray(array).save(tmp, format=fmt, **kwargs)
+
+    _atomic_save(path, save)
+    return path
+
+
+def write_image_data(path: str | Path, image: ImageData, pixels: torch.Tensor | None = None) -> Path:
+    """Write ``pixels`` (default: image.pixels) with the alpha and bit depth of ``image``."""
+    return write_image(path, image.pixels if pixels is None else pixels, image.alpha, image.bit_depth)

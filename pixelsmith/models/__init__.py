@@ -1,0 +1,3 @@
+"""Model families; importing this package registers every architecture."""
+
+from pixelsmith.models import gan, restoration  # noqa: F401

@@ -1,0 +1,288 @@
+"""The training loop shared by every family: data order, devices, DDP, bf16, EMA, LR schedule,
+atomic checkpoints (every N steps, at the end, on Ctrl-C), exact resume, sample grids and metrics."""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+import torch.nn as nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.utils.data import DataLoader, Sampler
+
+from pixelsmith import PixelsmithError
+from pixelsmith.config import TrainConfig
+from pixelsmith.data import build_dataset
+from pixelsmith.hub import from_pretrained, save_pretrained
+from pixelsmith.registry import create_model
+from pixelsmith.training.tasks import TASKS
+
+CHECKPOINT = "checkpoint.pt"
+
+
+class StepBatches(Sampler):
+    """Keys of the samples of each step, from ``start`` on: epoch e visits the items in the order of a
+    permutation seeded by (seed, e); rank r of W takes every W-th sample of the global batch. The order
+    is a pure function of the step, so a resumed run sees exactly the data it would have seen."""
+
+    def __init__(self, n: int, batch_size: int, seed: int, start: int, stop: int, rank: int = 0, world: int = 1):
+        self.n, self.batch_size, self.seed, self.start, self.stop, self.rank, self.world = (
+            n, batch_size, seed, start, stop, rank, world)
+        self._epoch, self._perm = -1, None
+
+    def keys(self, step: int) -> list[int]:
+        """The keys this rank reads at ``step``."""
+        out = []
+        for j in range(self.rank, self.batch_size, self.world):
+            position = step * self.batch_size + j
+            epoch, i = divmod(position, self.n)
+            if epoch != self._epoch:
+                self._epoch = epoch
+                self._perm = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed * 7919 + epoch))
+            out.append(epoch * self.n + int(self._perm[i]))
+        return out
+
+    def __iter__(self):
+        for step in range(self.start, self.stop):
+            yield self.keys(step)
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+
+def lr_factor(cfg: TrainConfig, step: int) -> float:
+    """Multiplier of the base learning rate: linear warmup, then constant or cosine decay."""
+    if step < cfg.warmup:
+        return (step + 1) / cfg.warmup
+    if cfg.schedule == "constant":
+        return 1.0
+    progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def distributed_setup() -> tuple[int, int, torch.device]:
+    """Rank, world size and device; joins the process group when started by torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    if torch.cuda.is_available():
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    else:
+        device = torch.device("cpu")
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return rank, world, device
+
+
+def _atomic_torch_save(obj, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+class Trainer:
+    """Runs ``cfg`` into the folder ``out``; ``resume=True`` continues from ``out/checkpoint.pt``."""
+
+    def __init__(self, cfg: TrainConfig, out: str | Path, resume: bool = False, progress: bool = True,
+                 overrides: list[str] | None = None) -> None:
+        self.out = Path(out)
+        ckpt_path = self.out / CHECKPOINT
+        self.checkpoint = None
+        if resume:
+            if not ckpt_path.is_file():
+                raise PixelsmithError(f"{self.out}: no {CHECKPOINT} to resume from; drop --resume to start a new run")
+            self.checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+            cfg = TrainConfig.from_dict(self.checkpoint["config"]).override(overrides or [])
+        elif ckpt_path.is_file():
+            raise PixelsmithError(f"{self.out} already holds a run; pass --resume to continue it or choose another --out")
+        self.cfg = cfg
+        self.rank, self.world, self.device = distributed_setup()
+        if cfg.batch_size % self.world:
+            raise PixelsmithError(f"batch_size={cfg.batch_size} must be divisible by the {self.world} processes")
+        self.is_main = self.rank == 0
+        self.progress = progress and self.is_main
+        torch.manual_seed(cfg.seed)
+
+        self.model = (from_pretrained(cfg.init_from) if cfg.init_from else
+                      create_model(cfg.model, **cfg.model_args)).to(self.device).train()
+        if cfg.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        wrap = self._ddp_wrap if self.world > 1 else (lambda m: m)
+        self.task = TASKS[cfg.task](cfg, self.model, wrap)
+        self.ema = (AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
+                    if cfg.ema_decay > 0 else None)
+        self.schedulers = {name: torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(self.cfg, s))
+                           for name, opt in self.task.optimizers.items()}
+        self.step = 0
+        if self.checkpoint is not None:
+            self._load_state(self.checkpoint)
+        self.dataset = build_dataset(cfg, train=True)
+        self.held_out = self._held_out()
+
+    def _ddp_wrap(self, module: nn.Module) -> nn.Module:
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return nn.parallel.DistributedDataParallel(module, device_ids=ids)
+
+    def _held_out(self):
+        """A fixed batch for preview grids: held-out images for restoration, fixed latents for generators."""
+        if self.cfg.task == "gan":
+            return torch.randn(64, self.model.latent_dim, generator=torch.Generator().manual_seed(self.cfg.seed))
+        data = build_dataset(self.cfg, train=False)
+        pairs = [data[k] for k in range(min(8, len(data)))]
+        return tuple(torch.stack(t).to(self.device) for t in zip(*pairs))
+
+    # ---- state -------------------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """Everything needed to continue exactly: weights, optimizers, EMA, schedules, step, RNG, config."""
+        return {
+            "config": self.cfg.to_dict(),
+            "step": self.step,
+            "model": self.model.state_dict(),
+            "ema": self.ema.state_dict() if self.ema is not None else {},
+            "optimizers": {k: o.state_dict() for k, o in self.task.optimizers.items()},
+            "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
+            "rng": torch.get_rng_state(),
+        }
+
+    def _load_state(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        if self.ema is not None and state["ema"]:
+            self.ema.load_state_dict(state["ema"])
+        for k, o in self.task.optimizers.items():
+            o.load_state_dict(state["optimizers"][k])
+        for k, s in self.schedulers.items():
+            s.load_state_dict(state["schedulers"][k])
+        torch.set_rng_state(state["rng"])
+        self.step = state["step"]
+
+    def export_model(self) -> nn.Module:
+        """The weights to publish: the EMA copy when there is one."""
+        return self.ema.module if self.ema is not None else self.model
+
+    def save(self) -> None:
+        """Checkpoint, config and exported model folder; rank 0 only, each write atomic."""
+        if not self.is_main:
+            return
+        self.out.mkdir(parents=True, exist_ok=True)
+        _atomic_torch_save(self.state_dict(), self.out / CHECKPOINT)
+        self.cfg.to_json(self.out / "config.json")
+        save_pretrained(self.export_model(), self.out / "model",
+                        metadata={"recipe": self.cfg.to_dict(), "step": self.step})
+
+    # ---- logging -----------------------------------------------------------------------------------
+    def _open_logs(self):
+        self.out.mkdir(parents=True, exist_ok=True)
+        (self.out / "samples").mkdir(exist_ok=True)
+        path = self.out / "metrics.csv"
+        rows = []
+        if path.is_file():  # on resume, drop rows past the checkpoint so the log matches the run
+            with path.open() as f:
+                rows = [r for r in csv.DictReader(f) if int(r["step"]) <= self.step]
+        self._csv_file = path.open("w", newline="")
+        self._csv = csv.DictWriter(self._csv_file, fieldnames=["step", "metric", "value"])
+        self._csv.writeheader()
+        self._csv.writerows(rows)
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._tb = SummaryWriter(self.out / "tensorboard")
+        except ImportError:
+            self._tb = None
+
+    def log(self, values: dict[str, float]) -> None:
+        """Append metrics of the current step to metrics.csv (and TensorBoard when installed)."""
+        for name, value in values.items():
+            self._csv.writerow({"step": self.step, "metric": name, "value": f"{value:.6g}"})
+            if self._tb is not None:
+                self._tb.add_scalar(name, value, self.step)
+        self._csv_file.flush()
+
+    def preview(self) -> None:
+        """Write a sample grid PNG and log the preview metrics."""
+        from torchvision.utils import save_image
+
+        model = self.export_model()
+        was_training = model.training
+        model.eval()
+        images, metrics = self.task.preview(model, self.held_out)
+        model.train(was_training)
+        nrow = 8 if self.cfg.task == "gan" else images.shape[0] // 3
+        save_image(images.float().cpu(), self.out / "samples" / f"step_{self.step:07d}.png", nrow=nrow, padding=2)
+        if metrics:
+            self.log(metrics)
+
+    # ---- the loop ----------------------------------------------------------------------------------
+    def fit(self) -> Path:
+        """Train until cfg.steps; returns the folder of the exported model."""
+        cfg = self.cfg
+        sampler = StepBatches(len(self.dataset), cfg.batch_size, cfg.seed, self.step, cfg.steps, self.rank, self.world)
+        loader = DataLoader(self.dataset, batch_sampler=sampler, num_workers=cfg.num_workers)
+        if self.is_main:
+            self._open_logs()
+        bar = None
+        if self.progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=cfg.steps, initial=self.step, desc=f"train {cfg.model}", unit="step",
+                       dynamic_ncols=True, file=sys.stderr)
+        seen, t0 = 0, time.perf_counter()
+        try:
+            for batch in loader:
+                batch = [b.to(self.device, non_blocking=True) for b in batch] if isinstance(batch, (list, tuple)) \
+                    else batch.to(self.device)
+                if cfg.channels_last:
+                    batch = [b.contiguous(memory_format=torch.channels_last) if b.ndim == 4 else b for b in batch]
+                # Per-step randomness (latents, ...) depends only on (seed, step, rank): nothing to restore.
+                generator = torch.Generator().manual_seed(cfg.seed * 1_000_003 + self.step * 101 + self.rank)
+                losses = self.task.step(batch, generator)
+                for s in self.schedulers.values():
+                    s.step()
+                if self.ema is not None:
+                    self.ema.update_parameters(self.model)
+                self.step += 1
+                seen += cfg.batch_size
+                if bar is not None:
+                    rate = seen / (time.perf_counter() - t0)
+                    bar.set_postfix({k: f"{v:.4g}" for k, v in losses.items()} | {"img/s": f"{rate:.0f}"},
+                                    refresh=False)
+                    bar.update(1)
+                if self.is_main:
+                    if self.step % cfg.log_every == 0:
+                        lr = next(iter(self.task.optimizers.values())).param_groups[0]["lr"]
+                        self.log(losses | {"lr": lr, "img_per_s": seen / (time.perf_counter() - t0)})
+                    if self.step % cfg.sample_every == 0 or self.step == cfg.steps:
+                        self.preview()
+                if self.step % cfg.ckpt_every == 0 and self.step < cfg.steps:
+                    self.save()
+        except KeyboardInterrupt:
+            if bar is not None:
+                bar.close()
+            self.save()
+            if self.is_main:
+                print(f"interrupted at step {self.step}; checkpoint saved in {self.out}; "
+                      f"continue with --resume", file=sys.stderr)
+            raise
+        finally:
+            if self.is_main and hasattr(self, "_csv_file"):
+                self._csv_file.close()
+        if bar is not None:
+            bar.close()
+        self.save()
+        return self.out / "model"
+
+
+def train(cfg: TrainConfig, out: str | Path, resume: bool = False, overrides: list[str] | None = None,
+          progress: bool = True) -> Path:
+    """Train ``cfg`` into ``out`` (resuming when asked); returns the exported model folder."""
+    trainer = Trainer(cfg, out, resume=resume, progress=progress, overrides=overrides)
+    try:
+        return trainer.fit()
+    finally:
+        if trainer.world > 1 and dist.is_initialized():
+            dist.destroy_process_group()
