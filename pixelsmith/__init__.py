@@ -5,3 +5,7 @@ __version__ = "0.1.0"
 
 class PixelsmithError(Exception):
     """A user-facing error: its message is one line that says what was wrong and what is accepted."""
+
+
+class UsageError(PixelsmithError):
+    """A bad option value or combination: the CLI exits with status 2."""

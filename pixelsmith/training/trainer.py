@@ -166,12 +166,12 @@ class Trainer:
         return self.ema.module if self.ema is not None else self.model
 
     def save(self) -> None:
-        """Checkpoint, config and exported model folder; rank 0 only, each write atomic."""
+        """Checkpoint, recipe.json and exported model folder; rank 0 only, each write atomic."""
         if not self.is_main:
             return
         self.out.mkdir(parents=True, exist_ok=True)
         _atomic_torch_save(self.state_dict(), self.out / CHECKPOINT)
-        self.cfg.to_json(self.out / "config.json")
+        self.cfg.to_json(self.out / "recipe.json")
         save_pretrained(self.export_model(), self.out / "model",
                         metadata={"recipe": self.cfg.to_dict(), "step": self.step})
 

@@ -1,0 +1,7 @@
+"""``python -m pixelsmith``."""
+
+import sys
+
+from pixelsmith.cli import main
+
+sys.exit(main())

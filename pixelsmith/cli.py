@@ -1,0 +1,201 @@
+"""The ``pixelsmith`` command: a thin layer over ``pixelsmith.pipelines``.
+
+Exit status: 0 success, 1 runtime failure (unreadable file, missing weights, ...), 2 usage error.
+Errors are one line on stderr; set PIXELSMITH_DEBUG=1 to see the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from pixelsmith import PixelsmithError, UsageError, __version__
+
+EXAMPLES = {
+    "models": "pixelsmith models",
+    "restore": "pixelsmith restore noisy.png -o clean.png --task denoise\n"
+               "  pixelsmith restore photos/ -o restored/ --method bm3d --sigma 25",
+    "degrade": "pixelsmith degrade clean.png -o noisy.png --noise 25 --seed 1",
+    "generate": "pixelsmith generate --model dcgan-mnist -n 64 -o out/ --grid grid.png --seed 0",
+    "train": "pixelsmith train configs/dcgan-mnist.json --out runs/dcgan\n"
+             "  pixelsmith train configs/dcgan-mnist.json steps=10000 --out runs/dcgan --resume\n"
+             "  torchrun --standalone --nproc_per_node 2 --no-python pixelsmith train dcgan-mnist --out runs/ddp",
+    "demo": "pixelsmith demo --out pixelsmith-demo",
+}
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors and exit status 2."""
+
+    def error(self, message: str) -> None:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _sub(subparsers, name: str, help: str) -> argparse.ArgumentParser:
+    return subparsers.add_parser(name, help=help, description=help, epilog=f"example:\n  {EXAMPLES[name]}",
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """All subcommands and their options."""
+    parser = Parser(prog="pixelsmith", description="Deep-learning image restoration and generation on a CPU.",
+                    epilog="run 'pixelsmith COMMAND --help' for a command's options and an example")
+    parser.add_argument("--version", action="version", version=f"pixelsmith {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    _sub(sub, "models", "list registered architectures and bundled pretrained models")
+
+    p = _sub(sub, "restore", "restore an image file or every image in a folder")
+    p.add_argument("input", help="an image file or a folder (searched recursively)")
+    p.add_argument("-o", "--output", required=True, help="output file, or folder when INPUT is a folder")
+    p.add_argument("--task", default="denoise", choices=["denoise"], help="restoration task (default: denoise)")
+    p.add_argument("--method", default="model", help="model (default), or a classical baseline: bm3d, nlm")
+    p.add_argument("--sigma", type=float, help="noise std on the 0-255 scale for classical methods "
+                                               "(estimated when absent; the bundled model is blind)")
+    p.add_argument("--model", help="bundled model name or model folder (default: the bundled one for the task)")
+    p.add_argument("--format", default="png", help="output format for folders (default: png, lossless)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument("--max-pixels", type=int, default=100_000_000, help="refuse larger images (default 1e8)")
+    p.add_argument("--fp32", action="store_true", help="run the model in float32 instead of bf16 autocast")
+
+    p = _sub(sub, "degrade", "add noise to an image or a folder, to make test inputs")
+    p.add_argument("input")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--noise", type=float, required=True, help="Gaussian noise std on the 0-255 scale")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--format", default="png")
+    p.add_argument("--overwrite", action="store_true")
+
+    p = _sub(sub, "generate", "sample images from a generative model")
+    p.add_argument("--model", required=True, help="bundled name (e.g. dcgan-mnist), model folder or training run")
+    p.add_argument("-n", type=int, default=64, help="number of images (default 64)")
+    p.add_argument("-o", "--output", required=True, help="folder for the PNG files")
+    p.add_argument("--grid", help="also write all samples as one grid image here")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--overwrite", action="store_true")
+
+    p = _sub(sub, "train", "train a model from a JSON recipe, with key=value overrides")
+    p.add_argument("config", help="a recipe file, or the name of one in ./configs (e.g. dcgan-mnist)")
+    p.add_argument("overrides", nargs="*", help="key=value, e.g. steps=1000 bf16=true model_args.width=32")
+    p.add_argument("--out", required=True, help="run folder: checkpoint.pt, model/, samples/, metrics.csv")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    p.add_argument("--download", action="store_true", help="download the data set into data_root if missing")
+    p.add_argument("--data-root", help="override the recipe's data_root")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    p = _sub(sub, "demo", "denoise a sample photo and draw digits with the bundled models")
+    p.add_argument("--out", default="pixelsmith-demo", help="output folder (default ./pixelsmith-demo)")
+    return parser
+
+
+def _resolve_recipe(name: str) -> Path:
+    path = Path(name)
+    for candidate in (path, Path("configs") / f"{name}.json"):
+        if candidate.is_file():
+            return candidate
+    raise UsageError(f"no recipe '{name}': give a JSON file or a name in ./configs")
+
+
+def cmd_models(args) -> int:
+    from pixelsmith.hub import WEIGHTS_DIR, list_bundled, read_config
+    from pixelsmith.registry import count_parameters, create_model, get_entry, list_models
+
+    print("registered architectures:")
+    for name in list_models():
+        entry = get_entry(name)
+        params = count_parameters(create_model(name))
+        print(f"  {name:<24} task={entry.task:<9} params={params / 1e6:6.2f}M  {entry.description}")
+    print("bundled pretrained models:")
+    for name in list_bundled():
+        config = read_config(name)
+        size = sum(f.stat().st_size for f in (WEIGHTS_DIR / name).iterdir()) / 1e6
+        meta = config.get("metadata", {})
+        print(f"  {name:<24} task={config['task']:<9} arch={config['model']:<8} size={size:5.1f} MB  "
+              f"{meta.get('description', '')}")
+    return 0
+
+
+def _report(written: list[Path], errors: list[str], what: str) -> int:
+    for error in errors:
+        print(f"error: {error}", file=sys.stderr)
+    print(f"{what} {len(written)} image(s)" + (f"; {len(errors)} failed" if errors else ""))
+    return 1 if errors else 0
+
+
+def cmd_restore(args) -> int:
+    from pixelsmith.pipelines.restore import RestoreOptions, restore_files
+
+    opts = RestoreOptions(task=args.task, method=args.method, sigma=args.sigma, model=args.model,
+                          format=args.format, overwrite=args.overwrite, max_pixels=args.max_pixels,
+                          bf16=not args.fp32)
+    written, errors = restore_files(args.input, args.output, opts)
+    return _report(written, errors, "restored")
+
+
+def cmd_degrade(args) -> int:
+    from pixelsmith.pipelines.degrade import degrade_files
+
+    written, errors = degrade_files(args.input, args.output, args.noise, args.seed, args.format, args.overwrite)
+    return _report(written, errors, "degraded")
+
+
+def cmd_generate(args) -> int:
+    from pixelsmith.pipelines.generate import generate, save_samples
+
+    images = generate(args.model, args.n, seed=args.seed)
+    paths = save_samples(images, args.output, args.grid, overwrite=args.overwrite)
+    print(f"wrote {len(paths)} image(s) to {args.output}" + (f" and a grid to {args.grid}" if args.grid else ""))
+    return 0
+
+
+def cmd_train(args) -> int:
+    from pixelsmith.config import TrainConfig
+    from pixelsmith.training import train
+
+    overrides = list(args.overrides)
+    if args.download:
+        overrides.append("download=true")
+    if args.data_root:
+        overrides.append(f"data_root={args.data_root}")
+    cfg = TrainConfig.from_json(_resolve_recipe(args.config)).override(overrides)
+    try:
+        folder = train(cfg, args.out, resume=args.resume, overrides=overrides, progress=not args.no_progress)
+    except KeyboardInterrupt:
+        return 130
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"trained model written to {folder}; sample grids in {Path(args.out) / 'samples'}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from pixelsmith.pipelines.demo import run_demo
+
+    scores = run_demo(args.out)
+    print(f"denoising (camera, sigma 25): noisy {scores['noisy_psnr']:.2f} dB -> restored {scores['restored_psnr']:.2f} dB")
+    print(f"wrote camera_clean.png, camera_noisy.png, camera_restored.png and dcgan_mnist_grid.png to {args.out}/")
+    return 0
+
+
+COMMANDS = {"models": cmd_models, "restore": cmd_restore, "degrade": cmd_degrade, "generate": cmd_generate,
+            "train": cmd_train, "demo": cmd_demo}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except UsageError as exc:
+        print(f"pixelsmith {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except PixelsmithError as exc:
+        if os.environ.get("PIXELSMITH_DEBUG"):
+            raise
+        print(f"pixelsmith {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from pixelsmith import PixelsmithError
+from pixelsmith.io import find_images, read_image, write_image, write_image_data
+
+RNG = np.random.default_rng(0)
+RGB = RNG.integers(0, 256, (20, 30, 3), dtype=np.uint8)
+SMOOTH = np.stack(np.meshgrid(np.linspace(0, 255, 30), np.linspace(0, 255, 20)) + (np.full((20, 30), 128.0),),
+                  -1).astype(np.uint8)
+
+
+@pytest.mark.parametrize("mode,channels,alpha", [
+    ("1", 1, False), ("L", 1, False), ("LA", 1, True), ("P", 3, False), ("RGB", 3, False),
+    ("RGBA", 3, True), ("CMYK", 3, False), ("I;16", 1, False),
+])
+def test_read_every_mode(tmp_path, mode, channels, alpha):
+    image = Image.fromarray(RGB).convert(mode) if mode != "I;16" else Image.fromarray(
+        RGB[..., 0].astype(np.uint16) * 257)
+    path = tmp_path / ("x.tif" if mode == "CMYK" else "x.png")
+    image.save(path)
+    data = read_image(path)
+    assert data.pixels.shape == (channels, 20, 30)
+    assert data.pixels.dtype == torch.float32
+    assert 0 <= data.pixels.min() and data.pixels.max() <= 1
+    assert (data.alpha is not None) == alpha
+    assert data.bit_depth == (16 if mode == "I;16" else 8)
+
+
+def test_rgb_values_exact(tmp_path):
+    Image.fromarray(RGB).save(tmp_path / "a.png")
+    data = read_image(tmp_path / "a.png")
+    assert torch.equal((data.pixels * 255).round().byte(), torch.from_numpy(RGB).permute(2, 0, 1))
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".bmp", ".tif", ".webp"])
+def test_formats_roundtrip(tmp_path, suffix):
+    pixels = torch.from_numpy(SMOOTH).permute(2, 0, 1).float() / 255  # smooth, so lossy codecs stay close
+    write_image(tmp_path / f"a{suffix}", pixels)
+    back = read_image(tmp_path / f"a{suffix}").pixels
+    lossy = suffix in (".jpg", ".webp")
+    assert back.shape == pixels.shape
+    assert (back - pixels).abs().mean() < (0.02 if lossy else 1e-6)
+
+
+def test_16bit_gray_and_rgb_roundtrip(tmp_path):
+    gray = torch.linspace(0, 1, 40 * 50).reshape(1, 40, 50)
+    write_image(tmp_path / "g.png", gray, bit_depth=16)
+    back = read_image(tmp_path / "g.png")
+    assert back.bit_depth == 16 and (back.pixels - gray).abs().max() < 1 / 65535
+    rgb = torch.rand(3, 16, 24, generator=torch.Generator().manual_seed(1))
+    for suffix in (".png", ".tif"):
+        write_image(tmp_path / f"c{suffix}", rgb, bit_depth=16)
+        back = read_image(tmp_path / f"c{suffix}")
+        assert back.bit_depth == 16 and back.pixels.shape == (3, 16, 24)
+        assert (back.pixels - rgb).abs().max() < 1 / 65535  # finer than 8 bits can hold
+
+
+def test_alpha_carried_through(tmp_path):
+    rgba = RGB.copy()
+    rgba = np.dstack([rgba, RNG.integers(0, 256, (20, 30), dtype=np.uint8)])
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "a.png")
+    data = read_image(tmp_path / "a.png")
+    write_image_data(tmp_path / "b.png", data, data.pixels * 0.5)
+    out = np.asarray(Image.open(tmp_path / "b.png"))
+    assert out.shape == (20, 30, 4)
+    assert np.array_equal(out[..., 3], rgba[..., 3])
+
+
+def test_exif_orientation_applied(tmp_path):
+    image = Image.fromarray(RGB)  # 30 wide, 20 high
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise on display
+    image.save(tmp_path / "r.jpg", exif=exif, quality=100)
+    assert read_image(tmp_path / "r.jpg").pixels.shape == (3, 30, 20)
+
+
+def test_not_an_image(tmp_path):
+    bad = tmp_path / "notes.png"
+    bad.write_text("hello")
+    with pytest.raises(PixelsmithError, match="notes.png"):
+        read_image(bad)
+
+
+def test_truncated_image(tmp_path):
+    Image.fromarray(RGB).save(tmp_path / "t.png")
+    data = (tmp_path / "t.png").read_bytes()
+    (tmp_path / "t.png").write_bytes(data[: len(data) // 2])
+    with pytest.raises(PixelsmithError, match="t.png"):
+        read_image(tmp_path / "t.png")
+
+
+def test_pixel_limit(tmp_path):
+    Image.fromarray(RGB).save(tmp_path / "big.png")
+    with pytest.raises(PixelsmithError, match="big.png.*exceeds"):
+        read_image(tmp_path / "big.png", max_pixels=100)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(PixelsmithError, match="no such file"):
+        read_image(tmp_path / "none.png")
+
+
+def test_write_is_atomic(tmp_path, monkeypatch):
+    target = tmp_path / "out.png"
+    write_image(target, torch.zeros(1, 8, 8))
+    before = target.read_bytes()
+
+    def explode(self, *args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(Image.Image, "save", explode)
+    with pytest.raises(OSError):
+        write_image(target, torch.ones(1, 8, 8))
+    assert target.read_bytes() == before  # the old file is intact
+    assert [p.name for p in tmp_path.iterdir()] == ["out.png"]  # no temp file left behind
+
+
+def test_write_rejects_bad_shape_and_suffix(tmp_path):
+    with pytest.raises(PixelsmithError, match="C = 1 or 3"):
+        write_image(tmp_path / "a.png", torch.zeros(2, 4, 4))
+    with pytest.raises(PixelsmithError, match="unknown output format"):
+        write_image(tmp_path / "a.xyz", torch.zeros(1, 4, 4))
+
+
+def test_find_images(tmp_path):
+    (tmp_path / "sub").mkdir()
+    Image.fromarray(RGB).save(tmp_path / "sub" / "a.png")
+    (tmp_path / "readme.txt").write_text("x")
+    assert find_images(tmp_path) == [tmp_path / "sub" / "a.png"]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(PixelsmithError, match="no images"):
+        find_images(tmp_path / "empty")

@@ -1,0 +1,133 @@
+import csv
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+from pixelsmith import PixelsmithError
+from pixelsmith.config import TrainConfig
+from pixelsmith.hub import from_pretrained
+from pixelsmith.training import Trainer, train
+from pixelsmith.training.tasks import TASKS
+
+
+def gan_config(root, **kw):
+    values = dict(task="gan", model="dcgan", model_args={"width": 8, "latent_dim": 16}, data="mnist",
+                  data_root=str(root), steps=6, batch_size=8, lr=1e-3, schedule="cosine", warmup=2,
+                  ema_decay=0.9, log_every=1, sample_every=2, ckpt_every=100, seed=1)
+    values.update(kw)
+    return TrainConfig(**values)
+
+
+def denoise_config(root, **kw):
+    values = dict(task="denoise", model="resunet", model_args={"widths": [8, 16], "blocks": 1}, data="patches",
+                  data_root=str(root), data_args={"patch_size": 32, "holdout": 2, "clip_prob": 0.5}, steps=6,
+                  batch_size=4, lr=1e-3, betas=(0.9, 0.999), schedule="cosine", warmup=2, ema_decay=0.9,
+                  grad_clip=1.0, log_every=1, sample_every=3, ckpt_every=100, seed=2)
+    values.update(kw)
+    return TrainConfig(**values)
+
+
+def interrupt_after(monkeypatch, task: str, calls: int):
+    """Make the task's step raise KeyboardInterrupt (as Ctrl-C would) once `calls` steps have run."""
+    original = TASKS[task].step
+    count = {"n": 0}
+
+    def step(self, batch, generator):
+        if count["n"] == calls:
+            raise KeyboardInterrupt
+        count["n"] += 1
+        return original(self, batch, generator)
+
+    monkeypatch.setattr(TASKS[task], "step", step)
+    return lambda: monkeypatch.setattr(TASKS[task], "step", original)
+
+
+def load_state(run):
+    return torch.load(run / "checkpoint.pt", weights_only=True)
+
+
+@pytest.mark.parametrize("kind", ["gan", "denoise"])
+def test_interrupted_and_resumed_run_equals_uninterrupted(tmp_path, monkeypatch, kind, tiny_mnist, gray_folder):
+    cfg = gan_config(tiny_mnist) if kind == "gan" else denoise_config(gray_folder)
+    train(cfg, tmp_path / "straight", progress=False)
+
+    restore = interrupt_after(monkeypatch, kind, 3)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, tmp_path / "resumed", progress=False)
+    restore()
+    assert load_state(tmp_path / "resumed")["step"] == 3  # Ctrl-C wrote a checkpoint
+    train(cfg, tmp_path / "resumed", resume=True, progress=False)
+
+    a, b = load_state(tmp_path / "straight"), load_state(tmp_path / "resumed")
+    assert a["step"] == b["step"] == 6
+    for part in ("model", "ema"):
+        assert a[part].keys() == b[part].keys()
+        for key in a[part]:
+            assert torch.equal(a[part][key], b[part][key]), f"{part}.{key} differs after resume"
+    with open(tmp_path / "resumed" / "metrics.csv") as f:
+        rows = [(r["step"], r["metric"]) for r in csv.DictReader(f)]
+    assert len(rows) == len(set(rows))  # no step logged twice after the resume
+    assert sorted((tmp_path / "resumed" / "samples").iterdir())  # sample grids were written
+    exported = from_pretrained(tmp_path / "resumed")  # a run folder works as a model
+    assert exported.config["model"] == cfg.model
+
+
+def test_training_changes_weights_and_learns(tmp_path, gray_folder):
+    cfg = denoise_config(gray_folder, steps=30, lr=3e-3, ema_decay=0.0, schedule="constant", warmup=0,
+                         sample_every=30)
+    trainer = Trainer(cfg, tmp_path / "run", progress=False)
+    trainer.fit()
+    with open(tmp_path / "run" / "metrics.csv") as f:
+        psnrs = [float(r["value"]) for r in csv.DictReader(f) if r["metric"] == "psnr"]
+    assert sum(psnrs[-10:]) / 10 > sum(psnrs[:5]) / 5 + 1.0  # the denoiser improves within 30 steps
+
+
+def test_existing_run_needs_resume_and_resume_needs_run(tmp_path, tiny_mnist):
+    cfg = gan_config(tiny_mnist, steps=2)
+    train(cfg, tmp_path / "run", progress=False)
+    with pytest.raises(PixelsmithError, match="already holds a run"):
+        train(cfg, tmp_path / "run", progress=False)
+    with pytest.raises(PixelsmithError, match="no checkpoint.pt"):
+        train(cfg, tmp_path / "other", resume=True, progress=False)
+
+
+def test_resume_can_extend_steps(tmp_path, tiny_mnist):
+    train(gan_config(tiny_mnist, steps=2, schedule="constant"), tmp_path / "run", progress=False)
+    train(gan_config(tiny_mnist), tmp_path / "run", resume=True, overrides=["steps=4"], progress=False)
+    assert load_state(tmp_path / "run")["step"] == 4
+
+
+WORKER = textwrap.dedent("""
+    import sys, os, torch
+    from pixelsmith.config import TrainConfig
+    from pixelsmith.training import Trainer
+    cfg = TrainConfig.from_json(sys.argv[1])
+    trainer = Trainer(cfg, sys.argv[2], progress=False)
+    trainer.fit()
+    rank = int(os.environ["RANK"])
+    torch.save({k: v.detach() for k, v in trainer.model.named_parameters()}, os.path.join(sys.argv[3], f"rank{rank}.pt"))
+""")
+
+
+@pytest.mark.parametrize("kind", ["gan", "denoise"])
+def test_ddp_two_processes_keep_identical_replicas(tmp_path, kind, tiny_mnist, gray_folder):
+    cfg = gan_config(tiny_mnist, steps=4) if kind == "gan" else denoise_config(gray_folder, steps=4)
+    cfg.to_json(tmp_path / "cfg.json")
+    (tmp_path / "worker.py").write_text(WORKER)
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         str(tmp_path / "worker.py"), str(tmp_path / "cfg.json"), str(tmp_path / "run"), str(tmp_path)],
+        capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    r0, r1 = torch.load(tmp_path / "rank0.pt"), torch.load(tmp_path / "rank1.pt")
+    for key in r0:
+        assert torch.equal(r0[key], r1[key]), f"replicas differ in {key}"
+    saved = load_state(tmp_path / "run")
+    assert saved["step"] == 4
+    fresh = dict(Trainer(cfg, tmp_path / "fresh", progress=False).model.named_parameters())
+    assert any(not torch.equal(fresh[k], r0[k]) for k in r0 if r0[k].is_floating_point())  # it trained
