@@ -37,11 +37,11 @@ def nlm_denoise(x: torch.Tensor, sigma: float) -> torch.Tensor:
     """Non-local means (scikit-image, fast mode) with the filter strength tuned on sigma as its docs advise."""
     from skimage.restoration import denoise_nl_means
 
-    array = x.detach().double().cpu().numpy()
+    array = x.detach().double().cpu().numpy().transpose(1, 2, 0)  # scikit-image wants channels last
     s = sigma / 255.0
     out = denoise_nl_means(array, h=0.8 * s, sigma=s, patch_size=5, patch_distance=6, fast_mode=True,
-                           channel_axis=0)
-    return torch.from_numpy(np.ascontiguousarray(out)).float().reshape(x.shape)
+                           channel_axis=-1)
+    return torch.from_numpy(np.ascontiguousarray(out.reshape(array.shape).transpose(2, 0, 1))).float()
 
 
 def classical_denoise(method: str, x: torch.Tensor, sigma: float | None) -> torch.Tensor:

@@ -184,7 +184,12 @@ COMMANDS = {"models": cmd_models, "restore": cmd_restore, "degrade": cmd_degrade
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # key=value overrides may follow the options of `train`
+        if args.command != "train" or any("=" not in e or e.startswith("-") for e in extra):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.overrides += extra
     try:
         return COMMANDS[args.command](args)
     except UsageError as exc:

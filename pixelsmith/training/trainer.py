@@ -282,7 +282,10 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, overrides: li
     """Train ``cfg`` into ``out`` (resuming when asked); returns the exported model folder."""
     trainer = Trainer(cfg, out, resume=resume, progress=progress, overrides=overrides)
     try:
-        return trainer.fit()
+        folder = trainer.fit()
+        if trainer.world > 1:
+            dist.barrier()  # every rank waits for rank 0's final save before the group goes away
+        return folder
     finally:
         if trainer.world > 1 and dist.is_initialized():
             dist.destroy_process_group()
