@@ -25,6 +25,8 @@ def bm3d_denoise(x: torch.Tensor, sigma: float) -> torch.Tensor:
         import bm3d
     except ImportError:
         raise PixelsmithError("the bm3d baseline needs the 'bm3d' package: pip install 'pixelsmith[baselines]'") from None
+    if min(x.shape[-2:]) < 16:
+        raise PixelsmithError(f"BM3D needs images of at least 16x16 pixels, got {tuple(x.shape[-2:])}")
     array = x.detach().double().cpu().numpy()
     if array.shape[0] == 3:
         out = bm3d.bm3d_rgb(array.transpose(1, 2, 0), sigma / 255.0).transpose(2, 0, 1)

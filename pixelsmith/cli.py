@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true")
 
     p = _sub(sub, "train", "train a model from a JSON recipe, with key=value overrides")
-    p.add_argument("config", help="a recipe file, or the name of one in ./configs (e.g. dcgan-mnist)")
+    p.add_argument("config", help="a recipe file, a name in ./configs, or a bundled model name (its recipe)")
     p.add_argument("overrides", nargs="*", help="key=value, e.g. steps=1000 bf16=true model_args.width=32")
     p.add_argument("--out", required=True, help="run folder: checkpoint.pt, model/, samples/, metrics.csv")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
@@ -90,16 +90,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _resolve_recipe(name: str) -> Path:
-    path = Path(name)
-    for candidate in (path, Path("configs") / f"{name}.json"):
+def _load_recipe(name: str):
+    """A recipe file, a name in ./configs, or the recipe stored inside a bundled model."""
+    from pixelsmith.config import TrainConfig
+    from pixelsmith.hub import list_bundled, read_config
+
+    for candidate in (Path(name), Path("configs") / f"{name}.json"):
         if candidate.is_file():
-            return candidate
-    raise UsageError(f"no recipe '{name}': give a JSON file or a name in ./configs")
+            return TrainConfig.from_json(candidate)
+    if name in list_bundled() and "recipe" in read_config(name).get("metadata", {}):
+        return TrainConfig.from_dict(read_config(name)["metadata"]["recipe"])
+    raise UsageError(f"no recipe '{name}': give a JSON file, a name in ./configs, or a bundled model "
+                     f"({', '.join(list_bundled())})")
 
 
 def cmd_models(args) -> int:
-    from pixelsmith.hub import WEIGHTS_DIR, list_bundled, read_config
+    from pixelsmith.hub import WEIGHTS_DIR, from_pretrained, list_bundled, read_config
     from pixelsmith.registry import count_parameters, create_model, get_entry, list_models
 
     print("registered architectures:")
@@ -112,8 +118,9 @@ def cmd_models(args) -> int:
         config = read_config(name)
         size = sum(f.stat().st_size for f in (WEIGHTS_DIR / name).iterdir()) / 1e6
         meta = config.get("metadata", {})
-        print(f"  {name:<24} task={config['task']:<9} arch={config['model']:<8} size={size:5.1f} MB  "
-              f"{meta.get('description', '')}")
+        params = count_parameters(from_pretrained(name))
+        print(f"  {name:<24} task={config['task']:<9} params={params / 1e6:6.2f}M  size={size:5.1f} MB  "
+              f"arch={config['model']}  {meta.get('description', '')}")
     return 0
 
 
@@ -151,7 +158,6 @@ def cmd_generate(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from pixelsmith.config import TrainConfig
     from pixelsmith.training import train
 
     overrides = list(args.overrides)
@@ -159,7 +165,7 @@ def cmd_train(args) -> int:
         overrides.append("download=true")
     if args.data_root:
         overrides.append(f"data_root={args.data_root}")
-    cfg = TrainConfig.from_json(_resolve_recipe(args.config)).override(overrides)
+    cfg = _load_recipe(args.config).override(overrides)
     try:
         folder = train(cfg, args.out, resume=args.resume, overrides=overrides, progress=not args.no_progress)
     except KeyboardInterrupt:
@@ -195,10 +201,11 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"pixelsmith {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except PixelsmithError as exc:
+    except (PixelsmithError, OSError) as exc:
         if os.environ.get("PIXELSMITH_DEBUG"):
             raise
-        print(f"pixelsmith {args.command}: error: {exc}", file=sys.stderr)
+        message = str(exc) if isinstance(exc, PixelsmithError) else f"{exc.filename or ''}: {exc.strerror or exc}"
+        print(f"pixelsmith {args.command}: error: {message}", file=sys.stderr)
         return 1
 
 

@@ -90,8 +90,10 @@ class TrainConfig:
         """Load a JSON recipe."""
         try:
             values = json.loads(Path(path).read_text())
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise PixelsmithError(f"{path}: not valid JSON ({exc})") from None
+        except OSError as exc:
+            raise PixelsmithError(f"{path}: cannot read ({exc.strerror})") from None
         if not isinstance(values, dict):
             raise PixelsmithError(f"{path}: a config must be a JSON object")
         return cls.from_dict(values)

@@ -21,8 +21,10 @@ CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 
 
-def save_pretrained(model: nn.Module, directory: str | Path, metadata: dict[str, Any] | None = None) -> Path:
-    """Write ``model`` to ``directory`` atomically: a temp folder is filled, then renamed into place."""
+def save_pretrained(model: nn.Module, directory: str | Path, metadata: dict[str, Any] | None = None,
+                    dtype: torch.dtype = torch.float32) -> Path:
+    """Write ``model`` to ``directory`` atomically: a temp folder is filled, then renamed into place.
+    ``dtype=torch.float16`` halves the file (bundled weights); loading casts back to float32."""
     if not hasattr(model, "config"):
         raise PixelsmithError("model has no .config; build it with pixelsmith.create_model(name, ...)")
     directory = Path(directory)
@@ -30,10 +32,15 @@ def save_pretrained(model: nn.Module, directory: str | Path, metadata: dict[str,
     config = dict(model.config, pixelsmith_version=__version__, metadata=metadata or model.config.get("metadata", {}))
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
     try:
-        state = {k: v.detach().to("cpu", torch.float32).contiguous() if v.is_floating_point() else v.detach().cpu()
+        state = {k: v.detach().to("cpu", dtype).contiguous() if v.is_floating_point() else v.detach().cpu()
                  for k, v in model.state_dict().items()}
         save_file(state, tmp / WEIGHTS_NAME)
         (tmp / CONFIG_NAME).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes an owner-only folder
+        for f in tmp.iterdir():
+            os.chmod(f, 0o666 & ~umask)
         if directory.exists():
             old = directory.with_name(f".{directory.name}.old")
             shutil.rmtree(old, ignore_errors=True)
@@ -100,3 +107,10 @@ def from_pretrained(name_or_dir: str | Path, device: str | torch.device = "cpu")
         first = str(exc).splitlines()[0]
         raise PixelsmithError(f"{weights}: weights do not match the architecture in {CONFIG_NAME} ({first})") from None
     return model.to(device).eval()
+
+
+def bundle(source: str | Path, name: str, description: str) -> Path:
+    """Copy a trained model folder into the package as ``pixelsmith/weights/<name>`` with float16 weights."""
+    model = from_pretrained(source)
+    metadata = dict(model.config.get("metadata", {}), description=description)
+    return save_pretrained(model, WEIGHTS_DIR / name, metadata=metadata, dtype=torch.float16)

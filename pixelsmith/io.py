@@ -23,6 +23,7 @@ EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF",
            ".webp": "WEBP"}
 DEFAULT_MAX_PIXELS = 100_000_000  # 100 MP; raise it with max_pixels= (or --max-pixels in the CLI)
+Image.MAX_IMAGE_PIXELS = None  # the limit is ours (max_pixels), checked before decoding
 
 
 @dataclass
@@ -84,8 +85,8 @@ def _split(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None, int]:
     if mode == "F":
         return np.clip(np.asarray(image, dtype=np.float64), 0, 1)[..., None], None, 16
     alpha = None
-    if mode in ("LA", "RGBA", "PA") or (mode == "P" and "transparency" in image.info):
-        image = image.convert("RGBA" if mode in ("RGBA", "P", "PA") else "LA")
+    if mode in ("LA", "RGBA", "PA") or "transparency" in image.info:
+        image = image.convert("LA" if mode in ("L", "LA", "1") else "RGBA")
         alpha = np.asarray(image.getchannel("A"), dtype=np.float64) / 255.0
         image = image.convert("RGB" if image.mode == "RGBA" else "L")
     elif mode in ("1", "L"):
@@ -140,12 +141,17 @@ def to_uint(tensor: torch.Tensor, bit_depth: int = 8) -> np.ndarray:
     return array[..., 0] if array.shape[2] == 1 else array
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
 def _atomic_save(path: Path, save) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         save(tmp)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes owner-only files; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -168,6 +174,10 @@ def write_image(path: str | Path, pixels: torch.Tensor, alpha: torch.Tensor | No
     layers = pixels if alpha is None else torch.cat([pixels, alpha.to(pixels)], 0)
     array = to_uint(layers, bit_depth)
 
+    if bit_depth == 16 and array.ndim == 3 and array.shape[2] == 2:
+        # 16-bit gray + alpha: OpenCV has no LA mode, so it is written as 16-bit RGBA (same look, same alpha)
+        array = np.dstack([array[..., 0]] * 3 + [array[..., 1]])
+
     def save(tmp: str) -> None:
         if bit_depth == 16 and array.ndim == 3:
             import cv2  # PIL cannot write 16-bit RGB; OpenCV can
@@ -181,13 +191,6 @@ def write_image(path: str | Path, pixels: torch.Tensor, alpha: torch.Tensor | No
         elif bit_depth == 16 and alpha is None:
             Image.fromarray(array.astype(np.uint16)).save(tmp, format=fmt)  # mode I;16
         else:
-            if bit_depth == 16:  # gray + alpha at 16 bits: PIL has no LA;16, so keep 16-bit gray via OpenCV
-                import cv2
-
-                gray_alpha = np.dstack([array[..., 0]] * 3 + [array[..., 1]])
-                ok, buffer = cv2.imencode(".png", gray_alpha)
-                Path(tmp).write_bytes(buffer.tobytes())
-                return
             kwargs = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
             if fmt == "WEBP" and alpha is None:
                 kwargs["lossless"] = False

@@ -195,3 +195,23 @@ def test_demo_writes_pictures(tmp_path):
     clean, noisy, restored = (read_image(tmp_path / "demo" / f"camera_{n}.png").pixels for n in ("clean", "noisy", "restored"))
     assert psnr(restored, clean) > psnr(noisy, clean) + 6
     assert "dB" in result.stdout and str(tmp_path / "demo") in result.stdout
+
+
+def test_train_from_a_bundled_models_recipe(tmp_path, tiny_mnist):
+    result = cli("train", "dcgan-mnist", "steps=2", "batch_size=8", "--data-root", tiny_mnist,
+                 "--out", tmp_path / "run", "--no-progress", cwd=tmp_path)  # no ./configs here
+    assert result.returncode == 0, result.stderr
+    saved = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["config"]
+    assert saved["model"] == "dcgan" and saved["steps"] == 2 and saved["data_root"] == str(tiny_mnist)
+
+
+def test_folder_usage_errors_fail_once_before_any_file(tmp_path):
+    (tmp_path / "in").mkdir()
+    for name in ("a.png", "b.png"):
+        Image.fromarray(np.zeros((20, 20), np.uint8)).save(tmp_path / "in" / name)
+    result = cli("restore", tmp_path / "in", "-o", tmp_path / "out", "--method", "magic")
+    assert_clean_error(result, 2, "accepted: model, bm3d, nlm")
+    assert not (tmp_path / "out").exists()
+    Image.fromarray(np.zeros((20, 20), np.uint8)).save(tmp_path / "in" / "a.jpg")
+    result = cli("restore", tmp_path / "in", "-o", tmp_path / "out")
+    assert_clean_error(result, 2, "would both be written")

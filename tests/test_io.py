@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -133,3 +135,27 @@ def test_find_images(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(PixelsmithError, match="no images"):
         find_images(tmp_path / "empty")
+
+
+def test_png_transparency_chunk_becomes_alpha(tmp_path):
+    gray = Image.fromarray(np.array([[0, 50], [100, 0]], np.uint8))
+    gray.save(tmp_path / "t.png", transparency=0)
+    data = read_image(tmp_path / "t.png")
+    assert data.pixels.shape == (1, 2, 2)
+    assert data.alpha is not None and data.alpha.flatten().tolist() == [0, 1, 1, 0]
+
+
+def test_16bit_gray_with_alpha_writes(tmp_path):
+    gray = torch.rand(1, 8, 8)
+    alpha = torch.rand(1, 8, 8)
+    write_image(tmp_path / "ga.png", gray, alpha, bit_depth=16)
+    back = read_image(tmp_path / "ga.png")
+    assert back.bit_depth == 16 and (back.alpha - alpha).abs().max() < 1e-4
+    assert (back.pixels - gray).abs().max() < 1e-4  # gray kept in every channel
+
+
+def test_written_files_have_normal_permissions(tmp_path):
+    write_image(tmp_path / "p.png", torch.zeros(1, 4, 4))
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "p.png").stat().st_mode & 0o777 == 0o666 & ~mask

@@ -84,3 +84,16 @@ def test_bundled_models_load_and_are_small():
         assert not model.training
         folder = __import__("pixelsmith.hub", fromlist=["resolve"]).resolve(name)
         assert (folder / "model.safetensors").stat().st_size < 20e6
+
+
+def test_float16_weights_load_as_float32_and_stay_close(tmp_path):
+    model = perturb(create_model("resunet", **SMALL["resunet"])).eval()
+    save_pretrained(model, tmp_path / "half", dtype=torch.float16)
+    save_pretrained(model, tmp_path / "full")
+    half, full = ((tmp_path / n / "model.safetensors").stat().st_size for n in ("half", "full"))
+    assert half < 0.6 * full
+    loaded = from_pretrained(tmp_path / "half")
+    assert all(p.dtype == torch.float32 for p in loaded.parameters())
+    with torch.no_grad():
+        a, b = run(model, "resunet"), run(loaded, "resunet")
+    assert not torch.equal(a, b) and (a - b).abs().max() < 1e-2 * a.abs().max()

@@ -1,5 +1,6 @@
 import csv
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -32,13 +33,13 @@ def denoise_config(root, **kw):
 
 
 def interrupt_after(monkeypatch, task: str, calls: int):
-    """Make the task's step raise KeyboardInterrupt (as Ctrl-C would) once `calls` steps have run."""
+    """Press Ctrl-C (a real SIGINT) at the start of step `calls` + 1: that step must still complete."""
     original = TASKS[task].step
     count = {"n": 0}
 
     def step(self, batch, generator):
         if count["n"] == calls:
-            raise KeyboardInterrupt
+            os.kill(os.getpid(), signal.SIGINT)
         count["n"] += 1
         return original(self, batch, generator)
 
@@ -59,7 +60,7 @@ def test_interrupted_and_resumed_run_equals_uninterrupted(tmp_path, monkeypatch,
     with pytest.raises(KeyboardInterrupt):
         train(cfg, tmp_path / "resumed", progress=False)
     restore()
-    assert load_state(tmp_path / "resumed")["step"] == 3  # Ctrl-C wrote a checkpoint
+    assert load_state(tmp_path / "resumed")["step"] == 4  # Ctrl-C finished the step, then wrote a checkpoint
     train(cfg, tmp_path / "resumed", resume=True, progress=False)
 
     a, b = load_state(tmp_path / "straight"), load_state(tmp_path / "resumed")
@@ -131,3 +132,21 @@ def test_ddp_two_processes_keep_identical_replicas(tmp_path, kind, tiny_mnist, g
     assert saved["step"] == 4
     fresh = dict(Trainer(cfg, tmp_path / "fresh", progress=False).model.named_parameters())
     assert any(not torch.equal(fresh[k], r0[k]) for k in r0 if r0[k].is_floating_point())  # it trained
+
+
+@pytest.mark.parametrize("override,message", [
+    (["task=denoise"], "needs a 'denoise' model"),
+    (["data=patches"], "trains on data"),
+    (["data_args.gan_loss=wgan"], "accepted: nonsaturating"),
+    (["data_args.colour=3"], "bad data_args"),
+])
+def test_incompatible_recipes_are_refused(tmp_path, tiny_mnist, override, message):
+    with pytest.raises(PixelsmithError, match=message):
+        train(gan_config(tiny_mnist).override(override), tmp_path / "run", progress=False)
+
+
+def test_corrupt_checkpoint_is_a_clear_error(tmp_path, tiny_mnist):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(PixelsmithError, match="not a readable pixelsmith checkpoint"):
+        train(gan_config(tiny_mnist), tmp_path / "run", resume=True, progress=False)

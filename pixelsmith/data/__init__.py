@@ -13,7 +13,14 @@ from pixelsmith.config import TrainConfig
 
 def build_dataset(cfg: TrainConfig, train: bool = True) -> Dataset:
     """The training (or held-out) data set that ``cfg`` names."""
-    args = dict(cfg.data_args)
+    args = {k: v for k, v in cfg.data_args.items() if k != "gan_loss"}
+    try:
+        return _build(cfg, args, train)
+    except TypeError as exc:  # an unknown or misspelt data_args key
+        raise PixelsmithError(f"bad data_args for data='{cfg.data}': {exc}") from None
+
+
+def _build(cfg: TrainConfig, args: dict, train: bool) -> Dataset:
     if cfg.data in ("mnist", "fashion-mnist"):
         from pixelsmith.data.idx import IDXDataset
 

@@ -15,7 +15,7 @@ class ImageFolder(Dataset):
     """(image, label) pairs; images are resized to ``size`` x ``size`` (area resampling) with ``channels`` 1 or 3.
     The label is the index of the top-level subfolder (sorted); images directly in ``root`` get label 0."""
 
-    def __init__(self, root: str | Path, size: int = 28, channels: int = 1, **unused) -> None:
+    def __init__(self, root: str | Path, size: int = 28, channels: int = 1) -> None:
         self.root = Path(root)
         self.files = find_images(self.root)
         tops = sorted({f.relative_to(self.root).parts[0] for f in self.files if len(f.relative_to(self.root).parts) > 1})

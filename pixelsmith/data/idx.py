@@ -61,7 +61,7 @@ class IDXDataset(Dataset):
     """Images (1,28,28) float in [0,1] and integer labels; ``key % len`` picks the item."""
 
     def __init__(self, root: str | Path, name: str = "mnist", train: bool = True, download: bool = False,
-                 limit: int = 0, **unused) -> None:
+                 limit: int = 0) -> None:
         root = Path(root)
         if download:
             root.mkdir(parents=True, exist_ok=True)

@@ -14,12 +14,12 @@ from pixelsmith.pipelines.restore import process_files
 
 
 def noise_transform(sigma: float, seed: int):
-    """A per-image transform adding Gaussian noise of std ``sigma`` (0-255), seeded by (seed, file name)."""
+    """A per-image transform adding Gaussian noise of std ``sigma`` (0-255), seeded by (seed, file path)."""
     if not 0 <= sigma <= 255:
         raise UsageError(f"--noise {sigma} is out of range; accepted: 0 to 255 (std on the 0-255 scale)")
 
     def transform(image: ImageData) -> torch.Tensor:
-        g = torch.Generator().manual_seed(seed * 1_000_003 + zlib.crc32(Path(image.path).name.encode()))
+        g = torch.Generator().manual_seed(seed * 1_000_003 + zlib.crc32(str(Path(image.path)).encode()))
         return add_gaussian_noise(image.pixels, sigma, g, clip=True)
 
     return transform

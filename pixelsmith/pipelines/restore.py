@@ -129,6 +129,18 @@ class RestoreOptions:
     bf16: bool = True
 
 
+def check_options(opts: RestoreOptions) -> None:
+    """Fail once, before any file is read, on options that no image could satisfy."""
+    from pixelsmith.baselines import DENOISERS
+
+    if opts.sigma is not None and not 0 <= opts.sigma <= 255:
+        raise UsageError(f"sigma={opts.sigma} is out of range; accepted: 0 to 255 (the noise std on the 0-255 scale)")
+    if opts.method == "model":
+        load_restorer(opts.task, opts.model)
+    elif opts.method not in DENOISERS:
+        raise UsageError(f"unknown method '{opts.method}' for {opts.task}; accepted: model, {', '.join(DENOISERS)}")
+
+
 def restore_image(image: ImageData, opts: RestoreOptions) -> torch.Tensor:
     """The restored pixels of one image."""
     if opts.task == "denoise":
@@ -143,7 +155,14 @@ def plan_outputs(source: Path, target: Path, fmt: str) -> list[tuple[Path, Path]
     if source.is_dir():
         if target.exists() and not target.is_dir():
             raise UsageError(f"{source} is a folder, so -o must be a folder, but {target} is a file")
-        return [(f, (target / f.relative_to(source)).with_suffix(f".{fmt}")) for f in find_images(source)]
+        pairs = [(f, (target / f.relative_to(source)).with_suffix(f".{fmt}")) for f in find_images(source)]
+        seen: dict[Path, Path] = {}
+        for src, dst in pairs:
+            if dst in seen:
+                raise UsageError(f"{seen[dst].name} and {src.name} would both be written to {dst}; "
+                                 f"rename one or restore them separately")
+            seen[dst] = src
+        return pairs
     if not source.exists():
         raise PixelsmithError(f"{source}: no such file or folder")
     if target.is_dir():
@@ -175,10 +194,10 @@ def process_files(source: str | Path, target: str | Path, transform: Callable[[I
         try:
             image = read_image(src, max_pixels=max_pixels)
             written.append(write_image_data(dst, image, transform(image)))
-        except PixelsmithError as exc:
-            if not source.is_dir():
+        except (PixelsmithError, OSError) as exc:
+            if not source.is_dir() or isinstance(exc, UsageError):
                 raise
-            errors.append(str(exc))
+            errors.append(str(exc) if isinstance(exc, PixelsmithError) else f"{src}: {exc}")
     if skipped:
         print(f"skipped {skipped} existing output(s); pass --overwrite to replace them", file=sys.stderr)
     return written, errors
@@ -189,5 +208,6 @@ def restore_files(source: str | Path, target: str | Path, opts: RestoreOptions, 
     """Restore a file or a folder of images into ``target``."""
     if opts.task not in TASKS:
         raise UsageError(f"unknown task '{opts.task}'; accepted: {', '.join(TASKS)}")
+    check_options(opts)
     return process_files(source, target, lambda im: restore_image(im, opts), opts.format, opts.overwrite,
                          opts.max_pixels, progress, desc=opts.task)

@@ -4,9 +4,12 @@ atomic checkpoints (every N steps, at the end, on Ctrl-C), exact resume, sample 
 from __future__ import annotations
 
 import csv
+import json
 import math
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -66,6 +69,25 @@ def lr_factor(cfg: TrainConfig, step: int) -> float:
     return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
+# Which registry task and which data sets each training task works with.
+TASK_NEEDS = {"gan": ("generate", ("mnist", "fashion-mnist", "folder")), "denoise": ("denoise", ("patches",))}
+
+
+def check_compatible(cfg: TrainConfig) -> None:
+    """A one-line error when the recipe pairs a training task with a model or data set it cannot use."""
+    from pixelsmith.losses import GAN_LOSSES
+    from pixelsmith.registry import get_entry
+
+    model_task, datasets = TASK_NEEDS[cfg.task]
+    if not cfg.init_from and get_entry(cfg.model).task != model_task:
+        raise PixelsmithError(f"task={cfg.task} needs a '{model_task}' model; '{cfg.model}' is a "
+                              f"'{get_entry(cfg.model).task}' model")
+    if cfg.data not in datasets:
+        raise PixelsmithError(f"task={cfg.task} trains on data = {' or '.join(datasets)}, not '{cfg.data}'")
+    if cfg.task == "gan" and cfg.data_args.get("gan_loss", "nonsaturating") not in GAN_LOSSES:
+        raise PixelsmithError(f"data_args.gan_loss='{cfg.data_args['gan_loss']}'; accepted: {', '.join(GAN_LOSSES)}")
+
+
 def distributed_setup() -> tuple[int, int, torch.device]:
     """Rank, world size and device; joins the process group when started by torchrun."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -78,6 +100,12 @@ def distributed_setup() -> tuple[int, int, torch.device]:
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return rank, world, device
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 def _atomic_torch_save(obj, path: Path) -> None:
@@ -97,11 +125,16 @@ class Trainer:
         if resume:
             if not ckpt_path.is_file():
                 raise PixelsmithError(f"{self.out}: no {CHECKPOINT} to resume from; drop --resume to start a new run")
-            self.checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+            try:
+                self.checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+            except Exception as exc:  # truncated or foreign files raise several types
+                raise PixelsmithError(f"{ckpt_path}: not a readable pixelsmith checkpoint ({exc.__class__.__name__})"
+                                      ) from None
             cfg = TrainConfig.from_dict(self.checkpoint["config"]).override(overrides or [])
         elif ckpt_path.is_file():
             raise PixelsmithError(f"{self.out} already holds a run; pass --resume to continue it or choose another --out")
         self.cfg = cfg
+        check_compatible(cfg)
         self.rank, self.world, self.device = distributed_setup()
         if cfg.batch_size % self.world:
             raise PixelsmithError(f"batch_size={cfg.batch_size} must be divisible by the {self.world} processes")
@@ -122,7 +155,11 @@ class Trainer:
         self.step = 0
         if self.checkpoint is not None:
             self._load_state(self.checkpoint)
+        if self.world > 1 and not self.is_main:
+            dist.barrier()  # rank 0 reads (and, with --download, fetches) the data first
         self.dataset = build_dataset(cfg, train=True)
+        if self.world > 1 and self.is_main:
+            dist.barrier()
         self.held_out = self._held_out()
 
     def _ddp_wrap(self, module: nn.Module) -> nn.Module:
@@ -171,7 +208,7 @@ class Trainer:
             return
         self.out.mkdir(parents=True, exist_ok=True)
         _atomic_torch_save(self.state_dict(), self.out / CHECKPOINT)
-        self.cfg.to_json(self.out / "recipe.json")
+        _atomic_write_text(self.out / "recipe.json", json.dumps(self.cfg.to_dict(), indent=2) + "\n")
         save_pretrained(self.export_model(), self.out / "model",
                         metadata={"recipe": self.cfg.to_dict(), "step": self.step})
 
@@ -184,10 +221,14 @@ class Trainer:
         if path.is_file():  # on resume, drop rows past the checkpoint so the log matches the run
             with path.open() as f:
                 rows = [r for r in csv.DictReader(f) if int(r["step"]) <= self.step]
-        self._csv_file = path.open("w", newline="")
+        tmp = path.with_name(f".{path.name}.tmp")
+        with tmp.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=["step", "metric", "value"])
+            writer.writeheader()
+            writer.writerows(rows)
+        os.replace(tmp, path)
+        self._csv_file = path.open("a", newline="")
         self._csv = csv.DictWriter(self._csv_file, fieldnames=["step", "metric", "value"])
-        self._csv.writeheader()
-        self._csv.writerows(rows)
         try:
             from torch.utils.tensorboard import SummaryWriter
 
@@ -205,7 +246,8 @@ class Trainer:
 
     def preview(self) -> None:
         """Write a sample grid PNG and log the preview metrics."""
-        from torchvision.utils import save_image
+        from pixelsmith.io import write_image
+        from pixelsmith.pipelines.generate import make_grid
 
         model = self.export_model()
         was_training = model.training
@@ -213,13 +255,35 @@ class Trainer:
         images, metrics = self.task.preview(model, self.held_out)
         model.train(was_training)
         nrow = 8 if self.cfg.task == "gan" else images.shape[0] // 3
-        save_image(images.float().cpu(), self.out / "samples" / f"step_{self.step:07d}.png", nrow=nrow, padding=2)
+        write_image(self.out / "samples" / f"step_{self.step:07d}.png", make_grid(images.float().cpu(), nrow=nrow))
         if metrics:
             self.log(metrics)
 
     # ---- the loop ----------------------------------------------------------------------------------
+    def _catch_signals(self) -> dict:
+        """Ctrl-C (SIGINT) and SIGTERM only raise a flag, so the step in flight completes before the run
+        stops; a second Ctrl-C stops at once. Returns the previous handlers."""
+        self._stop_requested = False
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+
+        def request_stop(signum, frame):
+            self._stop_requested = True
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+        return {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def _should_stop(self) -> bool:
+        """True once any rank was asked to stop (all ranks agree, so none waits in an all-reduce)."""
+        if self.world == 1:
+            return self._stop_requested
+        flag = torch.tensor([float(self._stop_requested)], device=self.device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return bool(flag.item())
+
     def fit(self) -> Path:
-        """Train until cfg.steps; returns the folder of the exported model."""
+        """Train until cfg.steps; returns the folder of the exported model. On Ctrl-C, saves a checkpoint
+        after the current step and raises KeyboardInterrupt."""
         cfg = self.cfg
         sampler = StepBatches(len(self.dataset), cfg.batch_size, cfg.seed, self.step, cfg.steps, self.rank, self.world)
         loader = DataLoader(self.dataset, batch_sampler=sampler, num_workers=cfg.num_workers)
@@ -231,6 +295,7 @@ class Trainer:
 
             bar = tqdm(total=cfg.steps, initial=self.step, desc=f"train {cfg.model}", unit="step",
                        dynamic_ncols=True, file=sys.stderr)
+        previous_handlers = self._catch_signals()
         seen, t0 = 0, time.perf_counter()
         try:
             for batch in loader:
@@ -258,21 +323,23 @@ class Trainer:
                         self.log(losses | {"lr": lr, "img_per_s": seen / (time.perf_counter() - t0)})
                     if self.step % cfg.sample_every == 0 or self.step == cfg.steps:
                         self.preview()
+                if self._should_stop() and self.step < cfg.steps:
+                    self.save()
+                    if self.is_main:
+                        print(f"\ninterrupted at step {self.step}; checkpoint saved in {self.out}; "
+                              f"continue with --resume", file=sys.stderr)
+                    raise KeyboardInterrupt
                 if self.step % cfg.ckpt_every == 0 and self.step < cfg.steps:
                     self.save()
-        except KeyboardInterrupt:
+        finally:
+            for sig, handler in previous_handlers.items():
+                signal.signal(sig, handler)
             if bar is not None:
                 bar.close()
-            self.save()
-            if self.is_main:
-                print(f"interrupted at step {self.step}; checkpoint saved in {self.out}; "
-                      f"continue with --resume", file=sys.stderr)
-            raise
-        finally:
             if self.is_main and hasattr(self, "_csv_file"):
                 self._csv_file.close()
-        if bar is not None:
-            bar.close()
+                if self._tb is not None:
+                    self._tb.close()
         self.save()
         return self.out / "model"
 
