@@ -27,6 +27,7 @@ from pixelsmith.pipelines.restore import DEFAULT_MODELS, denoise
 METHODS = {
     "resunet (bf16)": lambda x, s: denoise(x, "model", bf16=True),
     "resunet (fp32)": lambda x, s: denoise(x, "model", bf16=False),
+    "resunet x8 (bf16)": lambda x, s: denoise(x, "model", bf16=True, ensemble=True),
     "BM3D": lambda x, s: denoise(x, "bm3d", sigma=s),
     "NLM": lambda x, s: denoise(x, "nlm", sigma=s),
 }

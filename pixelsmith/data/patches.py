@@ -9,18 +9,12 @@ from torch.utils.data import Dataset
 
 from pixelsmith import PixelsmithError
 from pixelsmith.degradations import add_gaussian_noise
+from pixelsmith.nn import dihedral
 
 
 def sample_generator(seed: int, key: int) -> torch.Generator:
     """A generator whose stream depends only on (seed, key): the same sample every time it is asked for."""
     return torch.Generator().manual_seed((seed * 1_000_003 + key) % (2**63))
-
-
-def random_dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
-    """One of the 8 flips/rotations of the square, by index ``k`` in 0..7."""
-    if k >= 4:
-        x = x.flip(-1)
-    return torch.rot90(x, k % 4, dims=(-2, -1))
 
 
 class NoisyPatches(Dataset):
@@ -67,7 +61,7 @@ class NoisyPatches(Dataset):
         p = self.patch_size
         top = int(torch.randint(0, h - p + 1, (1,), generator=g))
         left = int(torch.randint(0, w - p + 1, (1,), generator=g))
-        clean = random_dihedral(image[:, top:top + p, left:left + p], int(torch.randint(0, 8, (1,), generator=g)))
+        clean = dihedral(image[:, top:top + p, left:left + p], int(torch.randint(0, 8, (1,), generator=g)))
         sigma = float(torch.rand(1, generator=g)) * self.sigma_max
         realistic = float(torch.rand(1, generator=g)) < self.clip_prob
         noisy = add_gaussian_noise(clean, sigma, g, clip=realistic, quantize=realistic)

@@ -38,3 +38,13 @@ def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple
         mode = "reflect" if h > ph and w > pw else "replicate"
         x = F.pad(x, (0, pw, 0, ph), mode=mode)
     return x, (h, w)
+
+
+def dihedral(x: torch.Tensor, k: int, inverse: bool = False) -> torch.Tensor:
+    """The k-th (0..7) of the 8 flips/rotations of the square on the last two dims, or its inverse."""
+    if inverse:
+        x = torch.rot90(x, -(k % 4), dims=(-2, -1))
+        return x.flip(-1) if k >= 4 else x
+    if k >= 4:
+        x = x.flip(-1)
+    return torch.rot90(x, k % 4, dims=(-2, -1))

@@ -15,6 +15,7 @@ import torch.nn as nn
 from pixelsmith import PixelsmithError, UsageError
 from pixelsmith.hub import from_pretrained, read_config
 from pixelsmith.io import DEFAULT_MAX_PIXELS, EXTENSIONS, ImageData, find_images, read_image, write_image_data
+from pixelsmith.nn import dihedral
 
 TASKS = ("denoise",)
 DEFAULT_MODELS = {"denoise": "resunet-train400-gray"}
@@ -83,9 +84,10 @@ def run_tiled(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, tile:
     return out / weight
 
 
-def apply_model(model: nn.Module, x: torch.Tensor, bf16: bool = True, tile: int = 512, overlap: int = 64
-                ) -> torch.Tensor:
-    """Run an image-to-image model on (C,H,W) ``x``; a gray model runs on each colour channel in turn."""
+def apply_model(model: nn.Module, x: torch.Tensor, bf16: bool = True, tile: int = 512, overlap: int = 64,
+                ensemble: bool = False) -> torch.Tensor:
+    """Run an image-to-image model on (C,H,W) ``x``; a gray model runs on each colour channel in turn.
+    ``ensemble`` averages the 8 flips/rotations of the input (8x slower, usually about +0.1 dB)."""
     expected = model.config["args"].get("channels", 1)
     channels = x.shape[0]
     if channels != expected and expected != 1:
@@ -93,21 +95,26 @@ def apply_model(model: nn.Module, x: torch.Tensor, bf16: bool = True, tile: int 
     batch = x[:, None] if expected == 1 else x[None]  # (C,1,H,W) for a gray model: channels as a batch
     autocast = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else nullcontext()
 
-    def fn(t: torch.Tensor) -> torch.Tensor:
+    def once(t: torch.Tensor) -> torch.Tensor:
         with autocast:
             return model(t.contiguous(memory_format=torch.channels_last)).float()
+
+    def fn(t: torch.Tensor) -> torch.Tensor:
+        if not ensemble:
+            return once(t)
+        return sum(dihedral(once(dihedral(t, k)), k, inverse=True) for k in range(8)) / 8
 
     out = torch.cat([run_tiled(fn, b[None], tile, overlap) for b in batch])
     return (out[:, 0] if expected == 1 else out[0]).clamp(0, 1)
 
 
 def denoise(x: torch.Tensor, method: str = "model", sigma: float | None = None, model: str | None = None,
-            bf16: bool = True) -> torch.Tensor:
+            bf16: bool = True, ensemble: bool = False) -> torch.Tensor:
     """Denoise a (C,H,W) image in [0,1]: the learned blind model, or a classical method (bm3d, nlm)."""
     if sigma is not None and not 0 <= sigma <= 255:
         raise UsageError(f"sigma={sigma} is out of range; accepted: 0 to 255 (the noise std on the 0-255 scale)")
     if method == "model":
-        return apply_model(load_restorer("denoise", model), x, bf16=bf16)
+        return apply_model(load_restorer("denoise", model), x, bf16=bf16, ensemble=ensemble)
     from pixelsmith.baselines import DENOISERS, classical_denoise
 
     if method not in DENOISERS:
@@ -127,6 +134,7 @@ class RestoreOptions:
     overwrite: bool = False
     max_pixels: int = DEFAULT_MAX_PIXELS
     bf16: bool = True
+    ensemble: bool = False
 
 
 def check_options(opts: RestoreOptions) -> None:
@@ -144,7 +152,7 @@ def check_options(opts: RestoreOptions) -> None:
 def restore_image(image: ImageData, opts: RestoreOptions) -> torch.Tensor:
     """The restored pixels of one image."""
     if opts.task == "denoise":
-        return denoise(image.pixels, opts.method, opts.sigma, opts.model, opts.bf16)
+        return denoise(image.pixels, opts.method, opts.sigma, opts.model, opts.bf16, opts.ensemble)
     raise UsageError(f"unknown task '{opts.task}'; accepted: {', '.join(TASKS)}")
 
 
