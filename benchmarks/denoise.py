@@ -24,10 +24,11 @@ from pixelsmith.io import find_images, read_image
 from pixelsmith.metrics import psnr, ssim
 from pixelsmith.pipelines.restore import DEFAULT_MODELS, denoise
 
-METHODS = {
-    "resunet (bf16)": lambda x, s: denoise(x, "model", bf16=True),
-    "resunet (fp32)": lambda x, s: denoise(x, "model", bf16=False),
-    "resunet x8 (bf16)": lambda x, s: denoise(x, "model", bf16=True, ensemble=True),
+METHODS = {  # the default is the x8 self-ensemble in bf16; --fast is one pass; --fp32 turns autocast off
+    "resunet (default)": lambda x, s: denoise(x, "model", bf16=True, ensemble=True),
+    "resunet --fp32": lambda x, s: denoise(x, "model", bf16=False, ensemble=True),
+    "resunet --fast": lambda x, s: denoise(x, "model", bf16=True, ensemble=False),
+    "resunet --fast --fp32": lambda x, s: denoise(x, "model", bf16=False, ensemble=False),
     "BM3D": lambda x, s: denoise(x, "bm3d", sigma=s),
     "NLM": lambda x, s: denoise(x, "nlm", sigma=s),
 }
@@ -63,7 +64,7 @@ def main() -> None:
                 row = {"protocol": protocol, "sigma": sigma, "method": method,
                        **{k: sum(v) / len(v) for k, v in scores.items()}}
                 rows.append(row)
-                print(f"{protocol:<10} sigma={sigma:>4.0f} {method:<16} PSNR {row['psnr']:6.2f}  "
+                print(f"{protocol:<10} sigma={sigma:>4.0f} {method:<22} PSNR {row['psnr']:6.2f}  "
                       f"SSIM {row['ssim']:.4f}  {row['seconds']:7.3f} s/img", flush=True)
 
     header = "| protocol | sigma | method | PSNR (dB) | SSIM | s / image |\n|---|---|---|---|---|---|\n"

@@ -109,8 +109,10 @@ def apply_model(model: nn.Module, x: torch.Tensor, bf16: bool = True, tile: int 
 
 
 def denoise(x: torch.Tensor, method: str = "model", sigma: float | None = None, model: str | None = None,
-            bf16: bool = True, ensemble: bool = False) -> torch.Tensor:
-    """Denoise a (C,H,W) image in [0,1]: the learned blind model, or a classical method (bm3d, nlm)."""
+            bf16: bool = True, ensemble: bool = True) -> torch.Tensor:
+    """Denoise a (C,H,W) image in [0,1]: the learned blind model, or a classical method (bm3d, nlm).
+    The model averages its 8 flips/rotations by default (``ensemble``); ``ensemble=False`` is 8x faster
+    and about 0.1 dB worse on set12."""
     if sigma is not None and not 0 <= sigma <= 255:
         raise UsageError(f"sigma={sigma} is out of range; accepted: 0 to 255 (the noise std on the 0-255 scale)")
     if method == "model":
@@ -134,7 +136,7 @@ class RestoreOptions:
     overwrite: bool = False
     max_pixels: int = DEFAULT_MAX_PIXELS
     bf16: bool = True
-    ensemble: bool = False
+    ensemble: bool = True
 
 
 def check_options(opts: RestoreOptions) -> None:
