@@ -24,7 +24,7 @@ from pixelsmith.io import find_images, read_image
 from pixelsmith.metrics import psnr, ssim
 from pixelsmith.pipelines.restore import DEFAULT_MODELS, denoise
 
-METHODS = {  # the default is the x8 self-ensemble in bf16; --fast is one pass; --fp32 turns autocast off
+METHODS = {  # the default averages 4 flips, in bf16; --fast is one pass; --fp32 turns autocast off
     "resunet (default)": lambda x, s: denoise(x, "model", bf16=True, ensemble=True),
     "resunet --fp32": lambda x, s: denoise(x, "model", bf16=False, ensemble=True),
     "resunet --fast": lambda x, s: denoise(x, "model", bf16=True, ensemble=False),
