@@ -14,6 +14,7 @@ import torch.nn as nn
 from safetensors.torch import load_file, save_file
 
 from pixelsmith import PixelsmithError, __version__
+from pixelsmith.io import give_default_permissions
 from pixelsmith.registry import create_model
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
@@ -36,11 +37,8 @@ def save_pretrained(model: nn.Module, directory: str | Path, metadata: dict[str,
                  for k, v in model.state_dict().items()}
         save_file(state, tmp / WEIGHTS_NAME)
         (tmp / CONFIG_NAME).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes an owner-only folder
-        for f in tmp.iterdir():
-            os.chmod(f, 0o666 & ~umask)
+        for f in [tmp, *tmp.iterdir()]:
+            give_default_permissions(f)
         if directory.exists():
             old = directory.with_name(f".{directory.name}.old")
             shutil.rmtree(old, ignore_errors=True)

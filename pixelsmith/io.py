@@ -12,6 +12,7 @@ import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -145,13 +146,21 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
-def _atomic_save(path: Path, save) -> None:
+def give_default_permissions(path: str | Path) -> None:
+    """The mode a plain open()/mkdir() would give (umask applied): temp files and folders start owner-only."""
+    os.chmod(path, (0o777 if Path(path).is_dir() else 0o666) & ~_UMASK)
+
+
+def atomic_write(path: str | Path, save: Callable[[str], None]) -> None:
+    """Call ``save(tmp)`` on a temp file beside ``path``, then rename it into place: readers never see a
+    half-written file, and a failure leaves the old file (if any) untouched."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         save(tmp)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes owner-only files; give the usual permissions
+        give_default_permissions(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -196,7 +205,7 @@ def write_image(path: str | Path, pixels: torch.Tensor, alpha: torch.Tensor | No
                 kwargs["lossless"] = False
             Image.fromarray(array).save(tmp, format=fmt, **kwargs)
 
-    _atomic_save(path, save)
+    atomic_write(path, save)
     return path
 
 

@@ -4,7 +4,6 @@ atomic checkpoints (every N steps, at the end, on Ctrl-C), exact resume, sample 
 from __future__ import annotations
 
 import csv
-import json
 import math
 import os
 import signal
@@ -23,6 +22,7 @@ from pixelsmith import PixelsmithError
 from pixelsmith.config import TrainConfig
 from pixelsmith.data import build_dataset
 from pixelsmith.hub import from_pretrained, save_pretrained
+from pixelsmith.io import atomic_write
 from pixelsmith.registry import create_model
 from pixelsmith.training.tasks import TASKS
 
@@ -100,18 +100,6 @@ def distributed_setup() -> tuple[int, int, torch.device]:
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return rank, world, device
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def _atomic_torch_save(obj, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
 
 
 class Trainer:
@@ -207,8 +195,9 @@ class Trainer:
         if not self.is_main:
             return
         self.out.mkdir(parents=True, exist_ok=True)
-        _atomic_torch_save(self.state_dict(), self.out / CHECKPOINT)
-        _atomic_write_text(self.out / "recipe.json", json.dumps(self.cfg.to_dict(), indent=2) + "\n")
+        state = self.state_dict()
+        atomic_write(self.out / CHECKPOINT, lambda tmp: torch.save(state, tmp))
+        atomic_write(self.out / "recipe.json", lambda tmp: self.cfg.to_json(tmp))
         save_pretrained(self.export_model(), self.out / "model",
                         metadata={"recipe": self.cfg.to_dict(), "step": self.step})
 
@@ -221,12 +210,14 @@ class Trainer:
         if path.is_file():  # on resume, drop rows past the checkpoint so the log matches the run
             with path.open() as f:
                 rows = [r for r in csv.DictReader(f) if int(r["step"]) <= self.step]
-        tmp = path.with_name(f".{path.name}.tmp")
-        with tmp.open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=["step", "metric", "value"])
-            writer.writeheader()
-            writer.writerows(rows)
-        os.replace(tmp, path)
+
+        def rewrite(tmp: str) -> None:
+            with open(tmp, "w", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=["step", "metric", "value"])
+                writer.writeheader()
+                writer.writerows(rows)
+
+        atomic_write(path, rewrite)
         self._csv_file = path.open("a", newline="")
         self._csv = csv.DictWriter(self._csv_file, fieldnames=["step", "metric", "value"])
         try:
