@@ -12,12 +12,22 @@ import sys
 from pathlib import Path
 
 from pixelsmith import PixelsmithError, UsageError, __version__
+from pixelsmith.methods import METHODS, TASKS
 
 EXAMPLES = {
     "models": "pixelsmith models",
     "restore": "pixelsmith restore noisy.png -o clean.png --task denoise\n"
-               "  pixelsmith restore photos/ -o restored/ --method bm3d --sigma 25",
-    "degrade": "pixelsmith degrade clean.png -o noisy.png --noise 25 --seed 1",
+               "  pixelsmith restore photos/ -o restored/ --method bm3d --sigma 25\n"
+               "  pixelsmith restore holes.png -o filled.png --task inpaint --mask mask.png\n"
+               "  pixelsmith restore small.png -o big.png --task sr --scale 4\n"
+               "  pixelsmith restore shaky.png -o sharp.png --task deblur --kernel motion:15:30\n"
+               "  pixelsmith restore photo.jpg -o clean.png --task jpeg\n"
+               "  torchrun --standalone --nproc_per_node 2 --no-python pixelsmith restore photos/ -o out/",
+    "degrade": "pixelsmith degrade clean.png -o noisy.png --noise 25 --seed 1\n"
+               "  pixelsmith degrade clean.png -o small.png --downscale 4\n"
+               "  pixelsmith degrade clean.png -o holes.png --mask strokes   (missing pixels become transparent)\n"
+               "  pixelsmith degrade clean.png -o photo.jpg --jpeg 10",
+    "export": "pixelsmith export --model resunet-denoise-gray --format onnx -o denoise.onnx",
     "generate": "pixelsmith generate --model dcgan-mnist -n 64 -o out/ --grid grid.png --seed 0",
     "train": "pixelsmith train configs/dcgan-mnist.json --out runs/dcgan\n"
              "  pixelsmith train configs/dcgan-mnist.json steps=10000 --out runs/dcgan --resume\n"
@@ -50,24 +60,41 @@ def build_parser() -> argparse.ArgumentParser:
     p = _sub(sub, "restore", "restore an image file or every image in a folder")
     p.add_argument("input", help="an image file or a folder (searched recursively)")
     p.add_argument("-o", "--output", required=True, help="output file, or folder when INPUT is a folder")
-    p.add_argument("--task", default="denoise", choices=["denoise"], help="restoration task (default: denoise)")
-    p.add_argument("--method", default="model", help="model (default), or a classical baseline: bm3d, nlm")
-    p.add_argument("--sigma", type=float, help="noise std on the 0-255 scale for classical methods "
-                                               "(estimated when absent; the bundled model is blind)")
+    p.add_argument("--task", default="denoise", choices=TASKS, help="restoration task (default: denoise)")
+    p.add_argument("--method", default="model", help="model (default, the learned method) or, per task: "
+                   + "; ".join(f"{t}: {', '.join(m[1:])}" for t, m in METHODS.items()))
+    p.add_argument("--sigma", type=float, help="denoise/deblur: noise std on the 0-255 scale (estimated when absent)")
+    p.add_argument("--scale", type=int, default=2, help="sr: upscaling factor 2, 3 or 4 (default 2)")
+    p.add_argument("--kernel", help="deblur: gaussian:SIGMA, motion:LENGTH:ANGLE, or a kernel image file")
+    p.add_argument("--quality", type=int, help="jpeg: the JPEG quality (read from the file's tables when absent)")
+    p.add_argument("--mask", help="inpaint: mask image, white = missing (default: the transparent pixels)")
+    p.add_argument("--iterations", type=int, help="dip: iterations (default 2000, with early stopping); "
+                                                  "sr/deblur: plug-and-play iterations (default 24 for sr, 8 for deblur)")
     p.add_argument("--model", help="bundled model name or model folder (default: the bundled one for the task)")
     p.add_argument("--format", default="png", help="output format for folders (default: png, lossless)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--max-pixels", type=int, default=100_000_000, help="refuse larger images (default 1e8)")
     p.add_argument("--fp32", action="store_true", help="run the model in float32 instead of bf16 autocast")
-    p.add_argument("--fast", action="store_true", help="one pass of the model instead of the average over "
-                                                      "4 flips of the input (4x faster, about 0.1 dB worse)")
+    p.add_argument("--fast", action="store_true", help="denoise: one pass of the model instead of the average "
+                                                      "over 4 flips of the input (4x faster, about 0.1 dB worse)")
 
-    p = _sub(sub, "degrade", "add noise to an image or a folder, to make test inputs")
+    p = _sub(sub, "degrade", "degrade an image or a folder (blur, downscale, noise, JPEG, holes) to make test inputs")
     p.add_argument("input")
     p.add_argument("-o", "--output", required=True)
-    p.add_argument("--noise", type=float, required=True, help="Gaussian noise std on the 0-255 scale")
+    p.add_argument("--noise", type=float, help="Gaussian noise std on the 0-255 scale")
+    p.add_argument("--poisson", type=float, help="Poisson noise: photons at white level (with --noise as read noise)")
+    p.add_argument("--blur", help="gaussian:SIGMA, motion:LENGTH:ANGLE or a kernel image")
+    p.add_argument("--downscale", type=int, help="bicubic downscaling factor 2, 3 or 4")
+    p.add_argument("--jpeg", type=int, help="JPEG quality; with a .jpg output the file itself is that JPEG")
+    p.add_argument("--mask", help="strokes, box, pixels or text: those pixels become transparent (RGBA output)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--format", default="png")
+    p.add_argument("--overwrite", action="store_true")
+
+    p = _sub(sub, "export", "export a bundled or trained model to ONNX")
+    p.add_argument("--model", required=True, help="bundled name, model folder or training run")
+    p.add_argument("--format", default="onnx", choices=["onnx"], help="export format (default onnx)")
+    p.add_argument("-o", "--output", required=True, help="the .onnx file to write")
     p.add_argument("--overwrite", action="store_true")
 
     p = _sub(sub, "generate", "sample images from a generative model")
@@ -136,18 +163,29 @@ def _report(written: list[Path], errors: list[str], what: str) -> int:
 def cmd_restore(args) -> int:
     from pixelsmith.pipelines.restore import RestoreOptions, restore_files
 
-    opts = RestoreOptions(task=args.task, method=args.method, sigma=args.sigma, model=args.model,
-                          format=args.format, overwrite=args.overwrite, max_pixels=args.max_pixels,
-                          bf16=not args.fp32, ensemble=not args.fast)
+    opts = RestoreOptions(task=args.task, method=args.method, sigma=args.sigma, scale=args.scale,
+                          kernel=args.kernel, quality=args.quality, mask=args.mask, iterations=args.iterations,
+                          model=args.model, format=args.format, overwrite=args.overwrite,
+                          max_pixels=args.max_pixels, bf16=not args.fp32, ensemble=not args.fast)
     written, errors = restore_files(args.input, args.output, opts)
     return _report(written, errors, "restored")
 
 
 def cmd_degrade(args) -> int:
-    from pixelsmith.pipelines.degrade import degrade_files
+    from pixelsmith.pipelines.degrade import DegradeOptions, degrade_files
 
-    written, errors = degrade_files(args.input, args.output, args.noise, args.seed, args.format, args.overwrite)
+    opts = DegradeOptions(noise=args.noise, poisson=args.poisson, blur=args.blur, downscale=args.downscale,
+                          jpeg=args.jpeg, mask=args.mask, seed=args.seed)
+    written, errors = degrade_files(args.input, args.output, opts, args.format, args.overwrite)
     return _report(written, errors, "degraded")
+
+
+def cmd_export(args) -> int:
+    from pixelsmith.export import export_onnx
+
+    path = export_onnx(args.model, args.output, overwrite=args.overwrite)
+    print(f"wrote {path}")
+    return 0
 
 
 def cmd_generate(args) -> int:
@@ -186,7 +224,7 @@ def cmd_demo(args) -> int:
     return 0
 
 
-COMMANDS = {"models": cmd_models, "restore": cmd_restore, "degrade": cmd_degrade, "generate": cmd_generate,
+COMMANDS = {"models": cmd_models, "restore": cmd_restore, "degrade": cmd_degrade, "export": cmd_export, "generate": cmd_generate,
             "train": cmd_train, "demo": cmd_demo}
 
 

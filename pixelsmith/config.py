@@ -11,7 +11,7 @@ from typing import Any
 
 from pixelsmith import PixelsmithError
 
-TASKS = ("gan", "denoise")
+TASKS = ("gan", "restore", "denoise")  # "denoise" is the older name of "restore"
 DATASETS = ("mnist", "fashion-mnist", "folder", "patches")
 
 

@@ -107,6 +107,27 @@ def from_pretrained(name_or_dir: str | Path, device: str | torch.device = "cpu")
     return model.to(device).eval()
 
 
+def transplant(source: nn.Module, target: nn.Module) -> nn.Module:
+    """Copy ``source``'s weights into ``target`` (a variant of the same architecture): tensors of equal shape
+    are copied; others go through ``target.adapt_parameter(name, tensor, source.config)`` when the model
+    defines it (e.g. a gray model's weights starting a colour one); anything else is a one-line error."""
+    src, dst = source.state_dict(), target.state_dict()
+    missing = sorted(set(dst) - set(src))
+    if missing:
+        raise PixelsmithError(f"cannot start from this model: it has no '{missing[0]}' (different architecture)")
+    new = {}
+    for name, value in dst.items():
+        if src[name].shape == value.shape:
+            new[name] = src[name]
+        elif hasattr(target, "adapt_parameter"):
+            new[name] = target.adapt_parameter(name, src[name], source.config)
+        else:
+            raise PixelsmithError(f"cannot start from this model: '{name}' is {tuple(src[name].shape)}, "
+                                  f"needs {tuple(value.shape)}")
+    target.load_state_dict(new)
+    return target
+
+
 def bundle(source: str | Path, name: str, description: str) -> Path:
     """Copy a trained model folder into the package as ``pixelsmith/weights/<name>`` with float16 weights."""
     model = from_pretrained(source)

@@ -209,6 +209,7 @@ def write_image(path: str | Path, pixels: torch.Tensor, alpha: torch.Tensor | No
     return path
 
 
-def write_image_data(path: str | Path, image: ImageData, pixels: torch.Tensor | None = None) -> Path:
+def write_image_data(path: str | Path, image: ImageData, pixels: torch.Tensor | None = None, quality: int = 95
+                     ) -> Path:
     """Write ``pixels`` (default: image.pixels) with the alpha and bit depth of ``image``."""
-    return write_image(path, image.pixels if pixels is None else pixels, image.alpha, image.bit_depth)
+    return write_image(path, image.pixels if pixels is None else pixels, image.alpha, image.bit_depth, quality)

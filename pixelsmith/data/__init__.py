@@ -30,7 +30,7 @@ def _build(cfg: TrainConfig, args: dict, train: bool) -> Dataset:
 
         return ImageFolder(cfg.data_root, **args)
     if cfg.data == "patches":
-        from pixelsmith.data.patches import NoisyPatches
+        from pixelsmith.data.patches import RestorationPatches
 
-        return NoisyPatches.from_folder(Path(cfg.data_root), seed=cfg.seed, train=train, **args)
+        return RestorationPatches.from_folder(cfg.data_root, seed=cfg.seed, train=train, **args)
     raise PixelsmithError(f"data='{cfg.data}' is not known")

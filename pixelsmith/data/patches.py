@@ -8,8 +8,10 @@ import torch
 from torch.utils.data import Dataset
 
 from pixelsmith import PixelsmithError
-from pixelsmith.degradations import add_gaussian_noise
+from pixelsmith.degradations import add_gaussian_noise, jpeg_compress, random_mask, random_sigma_map
 from pixelsmith.nn import dihedral
+
+DEGRADATIONS = ("noise", "jpeg", "inpaint")
 
 
 def sample_generator(seed: int, key: int) -> torch.Generator:
@@ -17,44 +19,56 @@ def sample_generator(seed: int, key: int) -> torch.Generator:
     return torch.Generator().manual_seed((seed * 1_000_003 + key) % (2**63))
 
 
-class NoisyPatches(Dataset):
-    """(noisy, clean) pairs: a random crop, flip and rotation of a clean image, plus Gaussian noise of a
-    random level in [0, sigma_max]; with probability ``clip_prob`` the noisy patch is clipped to [0, 1]
-    and quantised to 8 bits, as real files are."""
+def jpeg_condition(quality: float, h: int, w: int) -> torch.Tensor:
+    """The conditioning map of a JPEG model: (100 - quality) / 100 everywhere."""
+    return torch.full((1, h, w), (100.0 - quality) / 100.0)
 
-    def __init__(
-        self,
-        images: list[torch.Tensor],
-        patch_size: int = 128,
-        sigma_max: float = 55.0,
-        clip_prob: float = 0.0,
-        seed: int = 0,
-    ) -> None:
+
+class RestorationPatches(Dataset):
+    """(degraded, condition, clean) triples: a random crop, flip and rotation of a clean image, then
+
+    - ``noise``: Gaussian noise of a random level in [0, sigma_max]; with ``noise_map`` the level is given to the
+      model as a map (sigma / 255 per channel, sometimes varying across the patch), otherwise the condition is
+      empty (a blind model). With probability ``clip_prob`` the noisy patch is clipped and quantised to 8 bits.
+    - ``jpeg``: JPEG compression at a random quality in [quality_min, quality_max] (biased to low qualities);
+      the condition is (100 - quality) / 100.
+    - ``inpaint``: a random free-form, box or text mask; missing pixels are zeroed and the condition is the mask.
+    """
+
+    def __init__(self, images: list[torch.Tensor], degradation: str = "noise", patch_size: int = 128,
+                 sigma_max: float = 55.0, clip_prob: float = 0.0, noise_map: bool = False,
+                 quality_min: int = 10, quality_max: int = 90, seed: int = 0) -> None:
         if not images:
-            raise PixelsmithError("NoisyPatches needs at least one image")
+            raise PixelsmithError("RestorationPatches needs at least one image")
+        if degradation not in DEGRADATIONS:
+            raise PixelsmithError(f"degradation='{degradation}' is not known; accepted: {', '.join(DEGRADATIONS)}")
         small = [tuple(im.shape[-2:]) for im in images if min(im.shape[-2:]) < patch_size]
         if small:
             raise PixelsmithError(f"patch_size={patch_size} is larger than an image of size {small[0]}")
-        self.images, self.patch_size, self.sigma_max, self.clip_prob, self.seed = (
-            images, patch_size, sigma_max, clip_prob, seed)
+        self.images, self.degradation, self.patch_size = images, degradation, patch_size
+        self.sigma_max, self.clip_prob, self.noise_map = sigma_max, clip_prob, noise_map
+        self.quality_min, self.quality_max, self.seed = quality_min, quality_max, seed
 
     @classmethod
-    def from_folder(cls, root: Path, seed: int = 0, train: bool = True, holdout: int = 8,
-                    channels: int = 1, **kwargs) -> "NoisyPatches":
-        """Patches from every image under ``root``; the last ``holdout`` files (sorted) are kept for validation."""
+    def from_folder(cls, root: str | Path, seed: int = 0, train: bool = True, holdout: int = 8,
+                    channels: int = 1, **kwargs) -> "RestorationPatches":
+        """Patches from every image under ``root`` (several folders may be joined with commas); the last
+        ``holdout`` files of each folder (sorted) are kept for validation."""
         from pixelsmith.io import find_images, read_image
 
-        files = find_images(root)
-        if len(files) <= holdout:
-            raise PixelsmithError(f"{root}: found {len(files)} images, need more than holdout={holdout}")
-        files = files[:-holdout] if train else files[-holdout:]
+        files = []
+        for folder in str(root).split(","):
+            found = find_images(Path(folder))
+            if len(found) <= holdout:
+                raise PixelsmithError(f"{folder}: found {len(found)} images, need more than holdout={holdout}")
+            files += found[:-holdout] if train else found[-holdout:]
         images = [read_image(f, channels=channels).pixels for f in files]
         return cls(images, seed=seed if train else seed + 1, **kwargs)
 
     def __len__(self) -> int:
         return len(self.images)
 
-    def __getitem__(self, key: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, key: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         g = sample_generator(self.seed, key)
         image = self.images[key % len(self.images)]
         h, w = image.shape[-2:]
@@ -62,7 +76,18 @@ class NoisyPatches(Dataset):
         top = int(torch.randint(0, h - p + 1, (1,), generator=g))
         left = int(torch.randint(0, w - p + 1, (1,), generator=g))
         clean = dihedral(image[:, top:top + p, left:left + p], int(torch.randint(0, 8, (1,), generator=g)))
-        sigma = float(torch.rand(1, generator=g)) * self.sigma_max
-        realistic = float(torch.rand(1, generator=g)) < self.clip_prob
-        noisy = add_gaussian_noise(clean, sigma, g, clip=realistic, quantize=realistic)
-        return noisy.contiguous(), clean.contiguous()
+        clean = clean.contiguous()
+        c = clean.shape[0]
+        if self.degradation == "noise":
+            sigma = random_sigma_map(c, p, p, self.sigma_max, g)
+            realistic = float(torch.rand(1, generator=g)) < self.clip_prob
+            degraded = add_gaussian_noise(clean, sigma, g, clip=realistic, quantize=realistic)
+            cond = sigma / 255.0 if self.noise_map else torch.zeros(0, p, p)
+        elif self.degradation == "jpeg":
+            u = float(torch.rand(1, generator=g))
+            quality = round(self.quality_min + (self.quality_max - self.quality_min) * u**1.5)
+            degraded, cond = jpeg_compress(clean, quality), jpeg_condition(quality, p, p)
+        else:
+            cond = random_mask(p, p, g)
+            degraded = clean * (1 - cond)
+        return degraded.contiguous(), cond.contiguous(), clean

@@ -1,4 +1,5 @@
-"""Restoration networks: a residual U-Net denoiser (DRUNet-like, on pixel-unshuffled input as in FFDNet)."""
+"""Restoration networks: a residual U-Net (DRUNet-like, on pixel-unshuffled input as in FFDNet) that optionally
+takes a conditioning map (noise level, JPEG quality or hole mask) and optionally uses gated convolutions."""
 
 from __future__ import annotations
 
@@ -6,46 +7,66 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from pixelsmith.nn import ResBlock, init_weights, pad_to_multiple
+from pixelsmith import PixelsmithError
+from pixelsmith.nn import GatedConv2d, ResBlock, init_weights, pad_to_multiple
 from pixelsmith.registry import register_model
 
 
 class ResUNet(nn.Module):
-    """Predicts the noise of an image and subtracts it.
+    """Predicts the degradation of an image and subtracts it.
 
-    The input is pixel-unshuffled by 2 first, so the widest level runs on a quarter of the pixels;
-    three levels of bias-free residual blocks follow, with strided-conv downsampling and
-    transposed-conv upsampling joined by additive skips.
+    The input (image channels, then ``cond_channels`` of conditioning map) is pixel-unshuffled by 2, so the
+    widest level runs on a quarter of the pixels; levels of bias-free residual blocks follow, with strided-conv
+    downsampling and transposed-conv upsampling joined by additive skips. ``gated=True`` uses gated
+    convolutions (Yu et al. 2019) in the head and in every residual block, so the network can learn where
+    the input is missing. ``inpaint=True`` treats the conditioning map as a hole mask (1 = missing) and keeps
+    the known pixels of the input unchanged.
     """
 
-    def __init__(self, channels: int = 1, widths: tuple[int, ...] = (48, 96, 192), blocks: int = 2) -> None:
+    def __init__(self, channels: int = 1, widths: tuple[int, ...] = (48, 96, 192), blocks: int = 2,
+                 cond_channels: int = 0, gated: bool = False, inpaint: bool = False) -> None:
         super().__init__()
-        self.channels = channels
+        if inpaint and cond_channels != 1:
+            raise PixelsmithError("an inpainting ResUNet takes the hole mask as its one conditioning channel")
+        self.channels, self.cond_channels, self.inpaint = channels, cond_channels, inpaint
         self.levels = len(widths)
-        unshuffled = channels * 4
-        self.head = nn.Conv2d(unshuffled, widths[0], 3, padding=1, bias=False)
+        unshuffled = (channels + cond_channels) * 4
+        self.head = (GatedConv2d if gated else nn.Conv2d)(unshuffled, widths[0], 3, padding=1, bias=False)
+
+        def stage(width: int) -> nn.Sequential:
+            return nn.Sequential(*[ResBlock(width, gated=gated) for _ in range(blocks)])
+
         self.down_blocks = nn.ModuleList()
         self.downs = nn.ModuleList()
         for i, width in enumerate(widths[:-1]):
-            self.down_blocks.append(nn.Sequential(*[ResBlock(width) for _ in range(blocks)]))
+            self.down_blocks.append(stage(width))
             self.downs.append(nn.Conv2d(width, widths[i + 1], 2, stride=2, bias=False))
-        self.body = nn.Sequential(*[ResBlock(widths[-1]) for _ in range(blocks)])
+        self.body = stage(widths[-1])
         self.ups = nn.ModuleList()
         self.up_blocks = nn.ModuleList()
         for i in reversed(range(len(widths) - 1)):
             self.ups.append(nn.ConvTranspose2d(widths[i + 1], widths[i], 2, stride=2, bias=False))
-            self.up_blocks.append(nn.Sequential(*[ResBlock(widths[i]) for _ in range(blocks)]))
-        self.tail = nn.Conv2d(widths[0], unshuffled, 3, padding=1, bias=False)
+            self.up_blocks.append(stage(widths[i]))
+        self.tail = nn.Conv2d(widths[0], channels * 4, 3, padding=1, bias=False)
         init_weights(self)
-        nn.init.zeros_(self.tail.weight)  # starts as the identity: predicts zero noise
+        nn.init.zeros_(self.tail.weight)  # starts as the identity: predicts no degradation
 
     @property
     def multiple(self) -> int:
         """Input sizes are padded to a multiple of this internally."""
         return 2 ** self.levels
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        padded, (h, w) = pad_to_multiple(x, self.multiple)
+    def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        if self.cond_channels:
+            if cond is None or cond.shape[1] != self.cond_channels or cond.shape[-2:] != x.shape[-2:]:
+                raise PixelsmithError(f"this model needs a {self.cond_channels}-channel conditioning map of the "
+                                      f"image's size, got {None if cond is None else tuple(cond.shape)}")
+            if self.inpaint:
+                x = x * (1 - cond)
+            inputs = torch.cat([x, cond.to(x.dtype)], 1)
+        else:
+            inputs = x
+        padded, (h, w) = pad_to_multiple(inputs, self.multiple)
         y = self.head(F.pixel_unshuffle(padded, 2))
         skips = []
         for blocks, down in zip(self.down_blocks, self.downs):
@@ -55,11 +76,37 @@ class ResUNet(nn.Module):
         y = self.body(y)
         for up, blocks in zip(self.ups, self.up_blocks):
             y = blocks(up(y) + skips.pop())
-        noise = F.pixel_shuffle(self.tail(y), 2)
-        return (padded - noise.to(padded.dtype))[..., :h, :w]
+        residual = F.pixel_shuffle(self.tail(y), 2)[..., :h, :w]
+        out = x - residual.to(x.dtype)
+        if self.inpaint:
+            out = x * (1 - cond) + out * cond
+        return out
+
+    def adapt_parameter(self, name: str, value: torch.Tensor, source_config: dict) -> torch.Tensor:
+        """Turn a parameter of another ResUNet (fewer image or conditioning channels) into one of this model:
+        gray head/tail weights are shared across colours, new conditioning inputs start at zero."""
+        target = self.state_dict()[name]
+        args = source_config.get("args", {})
+        c_old, k_old = args.get("channels", 1), args.get("cond_channels", 0)
+        c, k = self.channels, self.cond_channels
+        if c_old not in (1, c) or value.ndim != 4:
+            raise PixelsmithError(f"cannot adapt '{name}' of shape {tuple(value.shape)} to {tuple(target.shape)}")
+        repeat = c // c_old
+        if name == "head.weight":
+            out = torch.zeros_like(target)
+            image = value[:, :c_old * 4].repeat(1, repeat, 1, 1) / repeat
+            out[:, :c * 4] = image
+            if k_old == k:
+                out[:, c * 4:] = value[:, c_old * 4:]
+            return out
+        if name == "tail.weight":
+            return value.repeat(repeat, 1, 1, 1)
+        raise PixelsmithError(f"cannot adapt '{name}' of shape {tuple(value.shape)} to {tuple(target.shape)}")
 
 
-@register_model("resunet", task="denoise")
-def resunet(channels: int = 1, widths: list[int] = (48, 96, 192), blocks: int = 2) -> ResUNet:
-    """Blind residual U-Net denoiser (pixel-unshuffle input, bias-free residual blocks)."""
-    return ResUNet(channels=channels, widths=tuple(widths), blocks=blocks)
+@register_model("resunet", task="restore")
+def resunet(channels: int = 1, widths: list[int] = (48, 96, 192), blocks: int = 2, cond_channels: int = 0,
+            gated: bool = False, inpaint: bool = False) -> ResUNet:
+    """Residual U-Net restorer (pixel-unshuffle input, bias-free residual blocks, optional condition map)."""
+    return ResUNet(channels=channels, widths=tuple(widths), blocks=blocks, cond_channels=cond_channels,
+                   gated=gated, inpaint=inpaint)

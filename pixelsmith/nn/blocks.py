@@ -7,12 +7,28 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
-class ResBlock(nn.Module):
-    """conv-ReLU-conv with an identity skip; bias-free so the output scales with the input (Mohan et al. 2020)."""
+class GatedConv2d(nn.Module):
+    """A convolution whose output is multiplied by a learned sigmoid gate from a parallel convolution
+    (gated convolution, Yu et al. 2019): the network learns per pixel and channel how much to trust its input."""
 
-    def __init__(self, channels: int, bias: bool = False) -> None:
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, padding: int = 0,
+                 bias: bool = False) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1, bias=bias)
+        self.out_channels = out_channels
+        self.conv = nn.Conv2d(in_channels, 2 * out_channels, kernel_size, padding=padding, bias=bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features, gate = self.conv(x).split(self.out_channels, dim=1)
+        return features * torch.sigmoid(gate)
+
+
+class ResBlock(nn.Module):
+    """conv-ReLU-conv with an identity skip; bias-free so the output scales with the input (Mohan et al. 2020).
+    ``gated=True`` makes the first convolution a gated one."""
+
+    def __init__(self, channels: int, bias: bool = False, gated: bool = False) -> None:
+        super().__init__()
+        self.conv1 = (GatedConv2d if gated else nn.Conv2d)(channels, channels, 3, padding=1, bias=bias)
         self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=bias)
         # A zero last conv makes each block start as the identity, so a deep stack trains from step one.
         nn.init.zeros_(self.conv2.weight)

@@ -1,137 +1,25 @@
-"""Restoration pipeline: pick a model or classical method, run it tiled on images of any size,
-and process files or whole folders without overwriting or half-writing anything."""
+"""Restoration pipeline: the options of one run, and files or whole folders processed without overwriting or
+half-writing anything; under ``torchrun`` each process takes its share of a folder."""
 
 from __future__ import annotations
 
+import os
 import sys
-from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
 import torch
-import torch.nn as nn
 
 from pixelsmith import PixelsmithError, UsageError
-from pixelsmith.hub import from_pretrained, read_config
 from pixelsmith.io import DEFAULT_MAX_PIXELS, EXTENSIONS, ImageData, find_images, read_image, write_image_data
-from pixelsmith.nn import dihedral
+from pixelsmith.pipelines.tasks import (DEFAULT_MODELS, METHODS, TASKS, check_method, check_sigma, deblur, denoise,
+                                        inpaint, jpeg_quality, load_restorer, parse_kernel, remove_jpeg_artifacts,
+                                        super_resolve)
+from pixelsmith.pipelines.tiling import apply_model, run_tiled
 
-TASKS = ("denoise",)
-DEFAULT_MODELS = {"denoise": "resunet-train400-gray"}
-_CACHE: dict[str, nn.Module] = {}
-# Self-ensemble: identity, 180-degree rotation, horizontal and vertical flip (the flips that keep the shape).
-# On set12 at sigma 25 four give +0.10 dB for 4x the time; all eight give +0.12 dB for 8x.
-ENSEMBLE = (0, 2, 4, 6)
-
-
-def load_restorer(task: str, model: str | None = None) -> nn.Module:
-    """The model for ``task``: ``model`` (bundled name or folder) or the bundled default; cached."""
-    if task not in DEFAULT_MODELS:
-        raise UsageError(f"unknown task '{task}'; accepted: {', '.join(TASKS)}")
-    name = str(model or DEFAULT_MODELS[task])
-    if name not in _CACHE:
-        config = read_config(name)
-        if config.get("task") != task:
-            raise UsageError(f"model '{name}' is a '{config.get('task')}' model, not a '{task}' model")
-        _CACHE[name] = from_pretrained(name)
-    return _CACHE[name]
-
-
-def _window(size: int, overlap: int, blend_start: bool, blend_end: bool) -> torch.Tensor:
-    """1-D tile weights. At an edge shared with another tile, the outer quarter of the overlap gets weight 0
-    (those pixels saw the tile's padding, not the image) and the middle half ramps up linearly; an edge
-    on the image border keeps weight 1."""
-    w = torch.ones(size)
-    zero = overlap // 4
-    ramp = torch.linspace(0, 1, overlap - 2 * zero + 2)[1:-1]
-    if blend_start:
-        w[:zero] = 0
-        w[zero:zero + len(ramp)] = ramp
-    if blend_end:
-        w[size - zero:] = 0
-        w[size - zero - len(ramp):size - zero] = ramp.flip(0)
-    return w
-
-
-def _starts(length: int, tile: int, overlap: int) -> list[int]:
-    if length <= tile:
-        return [0]
-    step = tile - overlap
-    starts = list(range(0, length - tile, step)) + [length - tile]
-    return sorted(set(starts))
-
-
-@torch.no_grad()
-def run_tiled(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, tile: int = 512, overlap: int = 64
-              ) -> torch.Tensor:
-    """Apply ``fn`` (N,C,h,w) -> (N,C,h,w) to ``x`` in overlapping tiles blended with linear ramps,
-    so memory stays bounded whatever the image size; an image no larger than one tile runs whole.
-    The result equals the untiled one exactly when fn's receptive-field radius is at most overlap // 4."""
-    if overlap * 2 >= tile:
-        raise UsageError(f"overlap={overlap} must be less than half of tile={tile}")
-    n, c, h, w = x.shape
-    if h <= tile and w <= tile:
-        return fn(x)
-    out = torch.zeros_like(x)
-    weight = torch.zeros(1, 1, h, w)
-    for top in _starts(h, tile, overlap):
-        for left in _starts(w, tile, overlap):
-            th, tw = min(tile, h), min(tile, w)
-            patch = fn(x[..., top:top + th, left:left + tw])
-            wy = _window(th, overlap, top > 0, top + th < h)
-            wx = _window(tw, overlap, left > 0, left + tw < w)
-            mask = wy[:, None] * wx[None, :]
-            out[..., top:top + th, left:left + tw] += patch.float() * mask
-            weight[..., top:top + th, left:left + tw] += mask
-    return out / weight
-
-
-def apply_model(model: nn.Module, x: torch.Tensor, bf16: bool = True, tile: int = 512, overlap: int = 64,
-                ensemble: bool = False) -> torch.Tensor:
-    """Run an image-to-image model on (C,H,W) ``x``; a gray model runs on each colour channel in turn.
-    ``ensemble`` averages the model over 4 flips of the input (4x slower, about +0.1 dB on set12)."""
-    expected = model.config["args"].get("channels", 1)
-    channels = x.shape[0]
-    if channels != expected and expected != 1:
-        raise PixelsmithError(f"model expects {expected} channels, the image has {channels}")
-    batch = x[:, None] if expected == 1 else x[None]  # (C,1,H,W) for a gray model: channels as a batch
-    autocast = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else nullcontext()
-
-    def once(t: torch.Tensor) -> torch.Tensor:
-        with autocast:
-            return model(t.contiguous(memory_format=torch.channels_last)).float()
-
-    def fn(t: torch.Tensor) -> torch.Tensor:
-        if not ensemble:
-            return once(t)
-        return sum(dihedral(once(dihedral(t, k)), k, inverse=True) for k in ENSEMBLE) / len(ENSEMBLE)
-
-    out = torch.cat([run_tiled(fn, b[None], tile, overlap) for b in batch])
-    return (out[:, 0] if expected == 1 else out[0]).clamp(0, 1)
-
-
-def check_denoise_args(method: str, sigma: float | None) -> None:
-    """A usage error for a noise level outside 0-255 or a method that is neither the model nor a baseline."""
-    from pixelsmith.baselines import DENOISERS
-
-    if sigma is not None and not 0 <= sigma <= 255:
-        raise UsageError(f"sigma={sigma} is out of range; accepted: 0 to 255 (the noise std on the 0-255 scale)")
-    if method != "model" and method not in DENOISERS:
-        raise UsageError(f"unknown method '{method}' for denoise; accepted: model, {', '.join(DENOISERS)}")
-
-
-def denoise(x: torch.Tensor, method: str = "model", sigma: float | None = None, model: str | None = None,
-            bf16: bool = True, ensemble: bool = True) -> torch.Tensor:
-    """Denoise a (C,H,W) image in [0,1]: the learned blind model, or a classical method (bm3d, nlm).
-    The model averages its outputs over 4 flips by default (``ensemble``); ``ensemble=False`` is 4x faster
-    and about 0.1 dB worse on set12."""
-    check_denoise_args(method, sigma)
-    if method == "model":
-        return apply_model(load_restorer("denoise", model), x, bf16=bf16, ensemble=ensemble)
-    from pixelsmith.baselines import classical_denoise
-
-    return classical_denoise(method, x, sigma).clamp(0, 1)
+__all__ = ["DEFAULT_MODELS", "METHODS", "TASKS", "RestoreOptions", "apply_model", "deblur", "denoise", "inpaint",
+           "load_restorer", "process_files", "remove_jpeg_artifacts", "restore_files", "run_tiled", "super_resolve"]
 
 
 @dataclass
@@ -140,7 +28,12 @@ class RestoreOptions:
 
     task: str = "denoise"
     method: str = "model"
-    sigma: float | None = None
+    sigma: float | None = None  # denoise, deblur: noise std on 0-255 (estimated when None)
+    scale: int = 2  # sr
+    kernel: str | None = None  # deblur: gaussian:SIGMA, motion:LENGTH:ANGLE or a kernel image
+    quality: int | None = None  # jpeg: the file's quality (read from its tables when None)
+    mask: str | None = None  # inpaint: mask image, white = missing (default: the transparent pixels)
+    iterations: int | None = None  # dip and plug-and-play iterations
     model: str | None = None
     format: str = "png"
     overwrite: bool = False
@@ -151,16 +44,65 @@ class RestoreOptions:
 
 def check_options(opts: RestoreOptions) -> None:
     """Fail once, before any file is read, on options that no image could satisfy."""
-    check_denoise_args(opts.method, opts.sigma)
+    check_method(opts.task, opts.method)
+    check_sigma(opts.sigma)
+    if opts.task == "deblur" and not opts.kernel:
+        raise UsageError("deblur needs --kernel: gaussian:SIGMA, motion:LENGTH:ANGLE or a kernel image")
+    if opts.kernel:
+        parse_kernel(opts.kernel)
+    if opts.task == "sr" and opts.scale not in (2, 3, 4):
+        raise UsageError(f"--scale {opts.scale} is not supported; accepted: 2, 3, 4")
+    if opts.quality is not None and not 1 <= opts.quality <= 100:
+        raise UsageError(f"--quality {opts.quality} is out of range; accepted: 1 to 100")
+    if opts.iterations is not None and opts.iterations < 1:
+        raise UsageError(f"--iterations {opts.iterations} must be at least 1")
+    if opts.mask and not Path(opts.mask).is_file():
+        raise UsageError(f"--mask {opts.mask}: no such file")
     if opts.method == "model":
-        load_restorer(opts.task, opts.model)
+        for channels in (1, 3):
+            load_restorer(opts.task, opts.model, channels)
+            if opts.model:
+                break
 
 
-def restore_image(image: ImageData, opts: RestoreOptions) -> torch.Tensor:
-    """The restored pixels of one image."""
+def _mask_for(image: ImageData, opts: RestoreOptions) -> tuple[torch.Tensor, bool]:
+    """The hole mask (1,H,W) for inpainting, and whether it came from the alpha channel."""
+    if opts.mask:
+        mask = read_image(opts.mask, channels=1, max_pixels=opts.max_pixels).pixels
+        if mask.shape[-2:] != image.pixels.shape[-2:]:
+            raise PixelsmithError(f"{opts.mask} is {tuple(mask.shape[-2:])} but {image.path} is "
+                                  f"{tuple(image.pixels.shape[-2:])}; the mask must match the image")
+        return (mask > 0.5).float(), False
+    if image.alpha is None or not (image.alpha < 0.5).any():
+        raise PixelsmithError(f"{image.path}: nothing to inpaint; pass --mask FILE (white = missing) or an RGBA "
+                              f"image whose missing pixels are transparent")
+    return (image.alpha < 0.5).float(), True
+
+
+def restore_image(image: ImageData, opts: RestoreOptions) -> ImageData:
+    """The restored image (pixels and alpha) of one input image."""
+    x, alpha = image.pixels, image.alpha
+    extra = {"iterations": opts.iterations} if opts.iterations else {}
     if opts.task == "denoise":
-        return denoise(image.pixels, opts.method, opts.sigma, opts.model, opts.bf16, opts.ensemble)
-    raise UsageError(f"unknown task '{opts.task}'; accepted: {', '.join(TASKS)}")
+        x = denoise(x, opts.method, opts.sigma, opts.model, opts.bf16, opts.ensemble, **extra)
+    elif opts.task == "inpaint":
+        mask, from_alpha = _mask_for(image, opts)
+        x = inpaint(x, mask, opts.method, opts.model, opts.bf16, **extra)
+        alpha = None if from_alpha else alpha
+    elif opts.task == "sr":
+        x = super_resolve(x, opts.scale, opts.method, opts.model, opts.bf16, **extra)
+        if alpha is not None:
+            from pixelsmith.baselines import classical_upscale
+
+            alpha = classical_upscale("bicubic", alpha, opts.scale)
+    elif opts.task == "deblur":
+        x = deblur(x, parse_kernel(opts.kernel), opts.method, opts.sigma, opts.model, opts.bf16, **extra)
+    elif opts.task == "jpeg":
+        quality = opts.quality if opts.quality is not None else jpeg_quality(image.path)
+        x = remove_jpeg_artifacts(x, quality, opts.method, opts.model, opts.bf16)
+    else:
+        raise UsageError(f"unknown task '{opts.task}'; accepted: {', '.join(TASKS)}")
+    return replace(image, pixels=x, alpha=alpha)
 
 
 def plan_outputs(source: Path, target: Path, fmt: str) -> list[tuple[Path, Path]]:
@@ -187,18 +129,27 @@ def plan_outputs(source: Path, target: Path, fmt: str) -> list[tuple[Path, Path]
     return [(source, target)]
 
 
-def process_files(source: str | Path, target: str | Path, transform: Callable[[ImageData], torch.Tensor],
+def shard() -> tuple[int, int]:
+    """(rank, world size) under torchrun, (0, 1) otherwise."""
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def process_files(source: str | Path, target: str | Path,
+                  transform: Callable[[ImageData], torch.Tensor | ImageData],
                   fmt: str = "png", overwrite: bool = False, max_pixels: int = DEFAULT_MAX_PIXELS,
-                  progress: bool = True, desc: str = "restore") -> tuple[list[Path], list[str]]:
+                  progress: bool = True, desc: str = "restore", quality: int = 95) -> tuple[list[Path], list[str]]:
     """Apply ``transform`` to a file or every image of a folder; returns written paths and per-file errors.
-    Existing outputs are skipped unless ``overwrite``; one bad file does not stop the others."""
+    Existing outputs are skipped unless ``overwrite``; one bad file does not stop the others. Under torchrun,
+    process r of n takes the folder's files r, r+n, r+2n, ... (sorted), so each is done once."""
     source, target = Path(source), Path(target)
     pairs = plan_outputs(source, target, fmt)
+    rank, world = shard()
+    pairs = pairs[rank::world]
     if not source.is_dir() and pairs[0][1].exists() and not overwrite:
         raise PixelsmithError(f"{pairs[0][1]} exists; pass --overwrite to replace it")
     written, errors, skipped = [], [], 0
     iterator = pairs
-    if progress and len(pairs) > 1:
+    if progress and len(pairs) > 1 and rank == 0:
         from tqdm import tqdm
 
         iterator = tqdm(pairs, desc=desc, unit="img", file=sys.stderr)
@@ -208,7 +159,10 @@ def process_files(source: str | Path, target: str | Path, transform: Callable[[I
             continue
         try:
             image = read_image(src, max_pixels=max_pixels)
-            written.append(write_image_data(dst, image, transform(image)))
+            result = transform(image)
+            if not isinstance(result, ImageData):
+                result = replace(image, pixels=result)
+            written.append(write_image_data(dst, result, quality=quality))
         except (PixelsmithError, OSError) as exc:
             if not source.is_dir() or isinstance(exc, UsageError):
                 raise
@@ -221,8 +175,6 @@ def process_files(source: str | Path, target: str | Path, transform: Callable[[I
 def restore_files(source: str | Path, target: str | Path, opts: RestoreOptions, progress: bool = True
                   ) -> tuple[list[Path], list[str]]:
     """Restore a file or a folder of images into ``target``."""
-    if opts.task not in TASKS:
-        raise UsageError(f"unknown task '{opts.task}'; accepted: {', '.join(TASKS)}")
     check_options(opts)
     return process_files(source, target, lambda im: restore_image(im, opts), opts.format, opts.overwrite,
                          opts.max_pixels, progress, desc=opts.task)

@@ -43,8 +43,9 @@ class Task:
         opt.step()
 
 
-class DenoiseTask(Task):
-    """Supervised restoration: L1 between the restored and the clean patch (L1 trains denoisers better than L2)."""
+class RestoreTask(Task):
+    """Supervised restoration of (degraded, condition, clean) triples: L1 between the restored and the clean
+    patch (L1 trains restorers better than L2). An empty condition means a blind model."""
 
     def __init__(self, cfg, model, wrap):
         super().__init__(cfg, model, wrap)
@@ -52,20 +53,20 @@ class DenoiseTask(Task):
         self.optimizers["model"] = self.adam(model.parameters())
 
     def step(self, batch, generator: torch.Generator) -> dict[str, float]:
-        noisy, clean = batch
+        degraded, cond, clean = batch
         with self.autocast():
-            restored = self.net(noisy)
+            restored = self.net(degraded, cond) if cond.shape[1] else self.net(degraded)
         loss = F.l1_loss(restored.float(), clean)
         self.update("model", loss, self.model.parameters())
         return {"loss": loss.item(), "psnr": psnr(restored.float().clamp(0, 1), clean).mean().item()}
 
     @torch.no_grad()
     def preview(self, model: nn.Module, held_out) -> tuple[torch.Tensor, dict[str, float]]:
-        """Noisy / restored / clean rows for a fixed held-out batch, and its PSNR."""
-        noisy, clean = held_out
+        """Degraded / restored / clean rows for a fixed held-out batch, and its PSNR."""
+        degraded, cond, clean = held_out
         with self.autocast():
-            restored = model(noisy).float().clamp(0, 1)
-        return torch.cat([noisy.clamp(0, 1), restored, clean]), {"val_psnr": psnr(restored, clean).mean().item()}
+            restored = (model(degraded, cond) if cond.shape[1] else model(degraded)).float().clamp(0, 1)
+        return torch.cat([degraded.clamp(0, 1), restored, clean]), {"val_psnr": psnr(restored, clean).mean().item()}
 
 
 class GANTask(Task):
@@ -98,4 +99,4 @@ class GANTask(Task):
         return model.generate(z.to(next(model.parameters()).device)), {}
 
 
-TASKS = {"denoise": DenoiseTask, "gan": GANTask}
+TASKS = {"restore": RestoreTask, "denoise": RestoreTask, "gan": GANTask}

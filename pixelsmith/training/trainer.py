@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader, Sampler
 from pixelsmith import PixelsmithError
 from pixelsmith.config import TrainConfig
 from pixelsmith.data import build_dataset
-from pixelsmith.hub import from_pretrained, save_pretrained
+from pixelsmith.hub import from_pretrained, save_pretrained, transplant
 from pixelsmith.io import atomic_write
 from pixelsmith.registry import create_model
 from pixelsmith.training.tasks import TASKS
@@ -70,7 +70,8 @@ def lr_factor(cfg: TrainConfig, step: int) -> float:
 
 
 # Which registry task and which data sets each training task works with.
-TASK_NEEDS = {"gan": ("generate", ("mnist", "fashion-mnist", "folder")), "denoise": ("denoise", ("patches",))}
+TASK_NEEDS = {"gan": ("generate", ("mnist", "fashion-mnist", "folder")), "restore": ("restore", ("patches",)),
+              "denoise": ("restore", ("patches",))}
 
 
 def check_compatible(cfg: TrainConfig) -> None:
@@ -130,8 +131,7 @@ class Trainer:
         self.progress = progress and self.is_main
         torch.manual_seed(cfg.seed)
 
-        self.model = (from_pretrained(cfg.init_from) if cfg.init_from else
-                      create_model(cfg.model, **cfg.model_args)).to(self.device).train()
+        self.model = self._build_model().to(self.device).train()
         if cfg.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         wrap = self._ddp_wrap if self.world > 1 else (lambda m: m)
@@ -149,6 +149,17 @@ class Trainer:
         if self.world > 1 and self.is_main:
             dist.barrier()
         self.held_out = self._held_out()
+
+    def _build_model(self) -> nn.Module:
+        """A new model, or one started from ``init_from``: loaded as it is when the recipe gives no model_args,
+        otherwise built from the recipe with the source's weights carried over (see ``transplant``)."""
+        cfg = self.cfg
+        if not cfg.init_from:
+            return create_model(cfg.model, **cfg.model_args)
+        source = from_pretrained(cfg.init_from)
+        if not cfg.model_args:
+            return source
+        return transplant(source, create_model(cfg.model, **cfg.model_args))
 
     def _ddp_wrap(self, module: nn.Module) -> nn.Module:
         ids = [self.device.index] if self.device.type == "cuda" else None

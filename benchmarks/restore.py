@@ -1,0 +1,207 @@
+"""The restoration benchmark: for every task and setting, the learned method against each classical baseline,
+all in one run, on the development sets in ../shared/data (none of them used to train the model it scores).
+
+    python benchmarks/restore.py [--tasks denoise-gray,denoise-color,sr,jpeg,inpaint,deblur] [--data DIR]
+
+Settings and protocols
+- denoise-gray: set12, sigma 15/25/50; denoise-color: mcmaster, sigma 15/25/50. Two protocols: 'float' is the
+  literature's (noise added in float, neither clipped nor quantised), 'realistic' clips to [0, 1] and quantises to
+  8 bits as users' files are. Methods get the true sigma; PSNR/SSIM on the whole image (RGB for colour).
+- sr: set14 downscaled by MATLAB-style antialiased bicubic x2/x3/x4 (HR cropped to a multiple of the scale); PSNR/SSIM
+  on the Y channel (MATLAB rgb2ycbcr) with a border of `scale` pixels cropped, as SR papers do.
+- jpeg: live1 compressed by libjpeg (Pillow, 4:2:0) at q10/20/30/40, quality given; PSNR/SSIM on Y, whole image
+  (the JPEG literature, ARCNN to FBCNN, does not crop).
+- inpaint: inpaint/set1 (random missing pixels, 50-80%), inpaint/set2 (text overlays) with their own masks, and
+  set12 with seeded free-form stroke masks; PSNR over the whole image (known pixels are kept by every method).
+- deblur: set12 blurred (reflective boundary) by gaussian:1.6 and motion:15:30 plus Gaussian noise of std 2,
+  clipped and quantised; the noise level is given.
+Timing is wall time in seconds per megapixel of output on this machine (torch threads as printed).
+Writes benchmarks/results/restore.{json,md}; a run of some tasks replaces those tasks' rows only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+from pixelsmith.colorspace import matlab_luma
+from pixelsmith.degradations import add_gaussian_noise, bicubic_downscale, blur, jpeg_compress, stroke_mask
+from pixelsmith.io import find_images, read_image
+from pixelsmith.metrics import psnr, ssim
+from pixelsmith.pipelines.tasks import (deblur, denoise, inpaint, parse_kernel, remove_jpeg_artifacts,
+                                        super_resolve)
+
+DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+OUT = Path(__file__).parent / "results" / "restore"
+
+
+def load(folder: Path, channels: int | None = None) -> list[tuple[str, torch.Tensor]]:
+    return [(f.name, read_image(f, channels=channels).pixels) for f in find_images(folder)]
+
+
+def score(restored: torch.Tensor, clean: torch.Tensor, luma: bool = False, border: int = 0) -> tuple[float, float]:
+    restored = restored.clamp(0, 1)
+    if luma:
+        restored, clean = matlab_luma(restored), matlab_luma(clean)
+    if border:
+        restored, clean = restored[..., border:-border, border:-border], clean[..., border:-border, border:-border]
+    return psnr(restored, clean).item(), ssim(restored, clean)
+
+
+def run_setting(rows: list, task: str, setting: str, cases: list, methods: dict, luma: bool = False,
+                border: int = 0) -> None:
+    """cases: (clean, degraded, extra) triples; methods: name -> fn(degraded, extra) -> restored."""
+    for name, fn in methods.items():
+        p, s, seconds, pixels = [], [], 0.0, 0
+        for clean, degraded, extra in cases:
+            t = time.perf_counter()
+            restored = fn(degraded, extra)
+            seconds += time.perf_counter() - t
+            pixels += restored.shape[-1] * restored.shape[-2]
+            a, b = score(restored, clean, luma, border)
+            p.append(a)
+            s.append(b)
+        row = {"task": task, "setting": setting, "method": name, "psnr": sum(p) / len(p), "ssim": sum(s) / len(s),
+               "s_per_mp": seconds / (pixels / 1e6), "images": len(cases)}
+        rows.append(row)
+        print(f"{task:<14} {setting:<28} {name:<22} PSNR {row['psnr']:6.2f}  SSIM {row['ssim']:.4f}  "
+              f"{row['s_per_mp']:8.3f} s/MP", flush=True)
+
+
+def bench_denoise(rows: list, task: str, folder: Path, channels: int) -> None:
+    images = load(folder, channels)
+    methods = {
+        "model (default)": lambda x, s: denoise(x, "model", sigma=s),
+        "model --fast": lambda x, s: denoise(x, "model", sigma=s, ensemble=False),
+        "model, sigma estimated": lambda x, s: denoise(x, "model"),
+        "BM3D" if channels == 1 else "CBM3D": lambda x, s: denoise(x, "bm3d", sigma=s),
+        "NLM": lambda x, s: denoise(x, "nlm", sigma=s),
+        "TV": lambda x, s: denoise(x, "tv", sigma=s),
+        "wavelet": lambda x, s: denoise(x, "wavelet", sigma=s),
+    }
+    for protocol in ("float", "realistic"):
+        for sigma in (15, 25, 50):
+            cases = []
+            for i, (_, clean) in enumerate(images):
+                g = torch.Generator().manual_seed(1000 * sigma + i)
+                real = protocol == "realistic"
+                cases.append((clean, add_gaussian_noise(clean, sigma, g, clip=real, quantize=real), sigma))
+            run_setting(rows, task, f"{folder.name} {protocol} sigma={sigma}", cases, methods)
+
+
+def bench_sr(rows: list, data: Path) -> None:
+    images = load(data / "set14", 3)
+    methods = {
+        "model (plug-and-play)": lambda x, s: super_resolve(x, s, "model"),
+        "bicubic": lambda x, s: super_resolve(x, s, "bicubic"),
+        "lanczos": lambda x, s: super_resolve(x, s, "lanczos"),
+    }
+    for scale in (2, 3, 4):
+        cases = []
+        for _, hr in images:
+            hr = hr[..., : hr.shape[-2] // scale * scale, : hr.shape[-1] // scale * scale]
+            cases.append((hr, bicubic_downscale(hr, scale).clamp(0, 1), scale))
+        run_setting(rows, "sr", f"set14 x{scale}", cases, methods, luma=True, border=scale)
+
+
+def bench_jpeg(rows: list, data: Path) -> None:
+    images = load(data / "live1", 3)
+    methods = {"model": lambda x, q: remove_jpeg_artifacts(x, q, "model"),
+               "JPEG (decoded)": lambda x, q: remove_jpeg_artifacts(x, q, "none")}
+    for quality in (10, 20, 30, 40):
+        cases = [(clean, jpeg_compress(clean, quality), quality) for _, clean in images]
+        run_setting(rows, "jpeg", f"live1 q{quality}", cases, methods, luma=True)
+
+
+def bench_inpaint(rows: list, data: Path) -> None:
+    methods = {name: (lambda m: lambda x, mask: inpaint(x, mask, m))(m)
+               for name, m in (("model", "model"), ("telea", "telea"), ("NS", "ns"), ("biharmonic", "biharmonic"))}
+    set1 = []
+    for clean_name, masked_name in (("09", "09_50_masked"), ("butterfly_gray", "butterfly_gray_75_masked"),
+                                    ("butterfly_color", "butterfly_color_80_masked")):
+        clean = read_image(data / "inpaint" / "set1" / f"{clean_name}.png").pixels
+        masked = read_image(data / "inpaint" / "set1" / f"{masked_name}.png").pixels
+        mask = (masked.amax(0, keepdim=True) == 0).float()
+        set1.append((clean, clean * (1 - mask), mask))
+    run_setting(rows, "inpaint", "inpaint/set1 random pixels", set1, methods)
+    set2 = []
+    for stem in ("3ch", "new"):
+        clean = read_image(data / "inpaint" / "set2" / f"{stem}.png").pixels
+        mask = (read_image(data / "inpaint" / "set2" / f"{stem}_mask.png", channels=1).pixels > 0.5).float()
+        set2.append((clean, clean * (1 - mask), mask))
+    run_setting(rows, "inpaint", "inpaint/set2 text", set2, methods)
+    strokes = []
+    for i, (_, clean) in enumerate(load(data / "set12", 1)):
+        mask = stroke_mask(*clean.shape[-2:], torch.Generator().manual_seed(i), strokes=3)
+        strokes.append((clean, clean * (1 - mask), mask))
+    run_setting(rows, "inpaint", "set12 free-form strokes", strokes, methods)
+
+
+def bench_deblur(rows: list, data: Path) -> None:
+    images = load(data / "set12", 1)
+    methods = {"model (plug-and-play)": lambda x, k: deblur(x, k, "model", sigma=2.0),
+               "wiener": lambda x, k: deblur(x, k, "wiener", sigma=2.0),
+               "richardson-lucy": lambda x, k: deblur(x, k, "rl", sigma=2.0)}
+    for spec in ("gaussian:1.6", "motion:15:30"):
+        kernel = parse_kernel(spec)
+        cases = []
+        for i, (_, clean) in enumerate(images):
+            g = torch.Generator().manual_seed(7000 + i)
+            blurred = add_gaussian_noise(blur(clean, kernel, "reflect"), 2.0, g, clip=True, quantize=True)
+            cases.append((clean, blurred, kernel))
+        run_setting(rows, "deblur", f"set12 {spec} noise 2", cases, methods)
+
+
+TASKS = {
+    "denoise-gray": lambda rows, data: bench_denoise(rows, "denoise gray", data / "set12", 1),
+    "denoise-color": lambda rows, data: bench_denoise(rows, "denoise color", data / "mcmaster", 3),
+    "sr": bench_sr,
+    "jpeg": bench_jpeg,
+    "inpaint": bench_inpaint,
+    "deblur": bench_deblur,
+}
+
+
+def write_tables(rows: list, meta: dict) -> str:
+    header = "| task | setting | method | PSNR (dB) | SSIM | s / MP |\n|---|---|---|---|---|---|\n"
+    table = header + "".join(f"| {r['task']} | {r['setting']} | {r['method']} | {r['psnr']:.2f} | {r['ssim']:.4f} | "
+                             f"{r['s_per_mp']:.3f} |\n" for r in rows)
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
+    OUT.with_suffix(".md").write_text("# Restoration benchmark\n\n" + __doc__.split("\n\n", 2)[2].split("Writes")[0]
+                                      + f"\n```\n{json.dumps(meta, indent=2)}\n```\n\n" + table)
+    return table
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks", default=",".join(TASKS))
+    parser.add_argument("--data", default=str(DATA))
+    args = parser.parse_args()
+    tasks = args.tasks.split(",")
+    unknown = set(tasks) - set(TASKS)
+    if unknown:
+        parser.error(f"unknown task(s) {', '.join(sorted(unknown))}; accepted: {', '.join(TASKS)}")
+    previous = json.loads(OUT.with_suffix(".json").read_text())["rows"] if OUT.with_suffix(".json").is_file() else []
+    names = {"denoise-gray": "denoise gray", "denoise-color": "denoise color"}
+    rows = []
+    for task in tasks:
+        task_rows = []
+        TASKS[task](task_rows, Path(args.data))
+        rows += task_rows
+    done = {names.get(t, t) for t in tasks}
+    merged = [r for r in previous if r["task"] not in done] + rows
+    order = [names.get(t, t) for t in TASKS]
+    merged.sort(key=lambda r: order.index(r["task"]))
+    meta = {"torch": torch.__version__, "threads": torch.get_num_threads(),
+            "cpu": platform.processor() or platform.machine(), "command": "python benchmarks/restore.py"}
+    print("\n" + write_tables(merged, meta))
+
+
+if __name__ == "__main__":
+    main()

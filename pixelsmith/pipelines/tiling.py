@@ -1,0 +1,118 @@
+"""Run image-to-image functions and models on images of any size in overlapping, blended tiles."""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from typing import Callable
+
+import torch
+import torch.nn as nn
+
+from pixelsmith import PixelsmithError, UsageError
+from pixelsmith.nn import dihedral
+
+# Self-ensemble: identity, 180-degree rotation, horizontal and vertical flip (the flips that keep the shape).
+# On set12 at sigma 25 four give +0.10 dB for 4x the time; all eight give +0.12 dB for 8x.
+ENSEMBLE = (0, 2, 4, 6)
+
+
+def _window(size: int, overlap: int, blend_start: bool, blend_end: bool) -> torch.Tensor:
+    """1-D tile weights. At an edge shared with another tile, the outer quarter of the overlap gets weight 0
+    (those pixels saw the tile's padding, not the image) and the middle half ramps up linearly; an edge
+    on the image border keeps weight 1."""
+    w = torch.ones(size)
+    zero = overlap // 4
+    ramp = torch.linspace(0, 1, overlap - 2 * zero + 2)[1:-1]
+    if blend_start:
+        w[:zero] = 0
+        w[zero:zero + len(ramp)] = ramp
+    if blend_end:
+        w[size - zero:] = 0
+        w[size - zero - len(ramp):size - zero] = ramp.flip(0)
+    return w
+
+
+def _starts(length: int, tile: int, overlap: int) -> list[int]:
+    if length <= tile:
+        return [0]
+    step = tile - overlap
+    starts = list(range(0, length - tile, step)) + [length - tile]
+    return sorted(set(starts))
+
+
+@torch.no_grad()
+def run_tiled(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, tile: int = 512, overlap: int = 64,
+              scale: int = 1, out_channels: int | None = None) -> torch.Tensor:
+    """Apply ``fn`` (N,C,h,w) -> (N,C',h*scale,w*scale) to ``x`` in overlapping tiles blended with linear ramps,
+    so memory stays bounded whatever the image size; an image no larger than one tile runs whole.
+    The result equals the untiled one exactly when fn's receptive-field radius is at most overlap // 4."""
+    if overlap * 2 >= tile:
+        raise UsageError(f"overlap={overlap} must be less than half of tile={tile}")
+    n, c, h, w = x.shape
+    if h <= tile and w <= tile:
+        return fn(x)
+    s = scale
+    out = torch.zeros(n, out_channels or c, h * s, w * s)
+    weight = torch.zeros(1, 1, h * s, w * s)
+    for top in _starts(h, tile, overlap):
+        for left in _starts(w, tile, overlap):
+            th, tw = min(tile, h), min(tile, w)
+            patch = fn(x[..., top:top + th, left:left + tw])
+            wy = _window(th * s, overlap * s, top > 0, top + th < h)
+            wx = _window(tw * s, overlap * s, left > 0, left + tw < w)
+            mask = wy[:, None] * wx[None, :]
+            out[..., top * s:(top + th) * s, left * s:(left + tw) * s] += patch.float() * mask
+            weight[..., top * s:(top + th) * s, left * s:(left + tw) * s] += mask
+    return out / weight
+
+
+def model_channels(model: nn.Module) -> int:
+    """Image channels a restoration model works on."""
+    return model.config["args"].get("channels", 1)
+
+
+def apply_model(model: nn.Module, x: torch.Tensor, cond: torch.Tensor | None = None, bf16: bool = True,
+                tile: int = 512, overlap: int = 64, ensemble: bool = False) -> torch.Tensor:
+    """Run a restoration model on (C,H,W) ``x`` with an optional (K,H,W) conditioning map, tiled.
+
+    A gray model runs on each colour channel in turn (with that channel's map when the map has one channel
+    per image channel); a colour model given a gray image sees it repeated in 3 channels and returns their
+    mean. ``ensemble`` averages the model over 4 flips of the input (4x slower, about +0.1 dB on set12)."""
+    expected, channels = model_channels(model), x.shape[0]
+    k = model.config["args"].get("cond_channels", 0)
+    if cond is None and k:
+        raise PixelsmithError(f"this model needs a {k}-channel conditioning map")
+    if expected == channels:
+        jobs = [(x, cond)]
+    elif expected == 1:
+        per_channel = cond is not None and cond.shape[0] == channels and k == 1
+        jobs = [(x[i:i + 1], cond[i:i + 1] if per_channel else cond) for i in range(channels)]
+    elif channels == 1:
+        jobs = [(x.expand(expected, -1, -1), cond)]
+    else:
+        raise PixelsmithError(f"model expects {expected} channels, the image has {channels}")
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else nullcontext()
+
+    def once(t: torch.Tensor) -> torch.Tensor:
+        image, condition = t[:, :expected], t[:, expected:]
+        with autocast:
+            image = image.contiguous(memory_format=torch.channels_last)
+            if k:
+                return model(image, condition.to(image.dtype).contiguous(memory_format=torch.channels_last)).float()
+            return model(image).float()
+
+    def fn(t: torch.Tensor) -> torch.Tensor:
+        if not ensemble:
+            return once(t)
+        return sum(dihedral(once(dihedral(t, i)), i, inverse=True) for i in ENSEMBLE) / len(ENSEMBLE)
+
+    outputs = []
+    for image, condition in jobs:
+        if k and condition.shape[0] != k:
+            condition = condition.mean(0, keepdim=True).expand(k, -1, -1)
+        joined = image[None] if not k else torch.cat([image, condition.to(image.dtype)])[None]
+        outputs.append(run_tiled(fn, joined, tile, overlap, out_channels=expected)[0])
+    out = torch.cat(outputs)
+    if expected > 1 and channels == 1:
+        out = out.mean(0, keepdim=True)
+    return out.clamp(0, 1)
