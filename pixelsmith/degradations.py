@@ -100,6 +100,7 @@ def motion_kernel(length: float, angle: float, size: int | None = None) -> torch
     ImageDraw.Draw(canvas).line([(c - dx, c - dy), (c + dx, c + dy)], fill=1.0, width=ss)
     k = torch.from_numpy(np.asarray(canvas, dtype=np.float32).copy()).view(1, 1, size * ss, size * ss)
     k = F.avg_pool2d(k, ss)[0, 0]
+    k = (k + k.flip(0, 1)) / 2  # Pillow's thick lines sit up to 1/8 px off centre; a line is point-symmetric
     return k / k.sum()
 
 

@@ -15,7 +15,7 @@ from pixelsmith.io import atomic_write
 def export_onnx(model: str, output: str | Path, overwrite: bool = False, opset: int = 17) -> Path:
     """Write ``model`` (bundled name, model folder or run) as ONNX with inputs ``image`` (N,C,H,W) and, for
     conditioned models, ``condition`` (N,K,H,W); output ``restored``. Height and width are dynamic but must be
-    multiples of the model's ``multiple`` (32 for the bundled U-Nets): pad before, crop after."""
+    multiples of the model's ``multiple`` (16 for the bundled U-Nets): pad before, crop after."""
     output = Path(output)
     if output.suffix.lower() != ".onnx":
         raise UsageError(f"{output}: the output must end in .onnx")

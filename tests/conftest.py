@@ -57,3 +57,37 @@ def camera() -> torch.Tensor:
     from skimage import data
 
     return torch.from_numpy(data.camera()).float()[None] / 255.0
+
+
+@pytest.fixture
+def astronaut() -> torch.Tensor:
+    """A 96x128 crop of scikit-image's astronaut (face and flag) as (3,H,W) float in [0,1]."""
+    from skimage import data
+
+    return torch.from_numpy(data.astronaut()[40:136, 160:288].copy()).permute(2, 0, 1).float() / 255.0
+
+
+def is_placeholder(name: str) -> bool:
+    """True while a bundled model still holds placeholder (untrained or partly trained) weights."""
+    from pixelsmith.hub import read_config
+
+    return read_config(name).get("metadata", {}).get("description") == "placeholder"
+
+
+def needs_trained(name: str) -> None:
+    """Skip a quality test that only a fully trained model can pass while the bundled one is a placeholder."""
+    if is_placeholder(name):
+        pytest.skip(f"{name} holds placeholder weights; this checks the trained model")
+
+
+def run_main(capsys, *args) -> tuple[int, str, str]:
+    """Run the CLI in this process (no interpreter start-up): exit status, stdout, stderr."""
+    from pixelsmith.cli import main
+
+    capsys.readouterr()
+    try:
+        code = main([str(a) for a in args])
+    except SystemExit as exc:  # argparse usage errors
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err

@@ -45,17 +45,23 @@ def noisy_camera(tmp_path, camera):
 def test_help_lists_commands_with_examples():
     result = cli("--help")
     assert result.returncode == 0
-    for command in ("models", "restore", "degrade", "generate", "train", "demo"):
+    for command in ("models", "restore", "degrade", "export", "generate", "train", "demo"):
         assert command in result.stdout
     result = cli("restore", "--help")
-    assert result.returncode == 0 and "example:" in result.stdout and "--sigma" in result.stdout
+    assert result.returncode == 0 and "example:" in result.stdout
+    for option in ("--task", "--method", "--sigma", "--scale", "--kernel", "--quality", "--mask", "--iterations"):
+        assert option in result.stdout
+    for task in ("denoise", "inpaint", "sr", "deblur", "jpeg"):
+        assert task in result.stdout
 
 
 def test_models_lists_registered_and_bundled():
     result = cli("models")
     assert result.returncode == 0
-    for name in ("dcgan", "resunet", "dcgan-mnist", "resunet-train400-gray"):
+    for name in ("dcgan", "resunet", "dcgan-mnist", "resunet-denoise-gray", "resunet-denoise-color",
+                 "resunet-jpeg-gray", "resunet-inpaint"):
         assert name in result.stdout
+    assert "task=restore" in result.stdout and "task=generate" in result.stdout
     assert "MB" in result.stdout and "params=" in result.stdout
 
 
@@ -117,11 +123,16 @@ def test_restore_classical_method(noisy_camera):
     (["restore", "{tmp}/ok.png", "-o", "{tmp}/o.png", "--model", "{tmp}/nowhere"], 1, ["no model at"]),
     (["restore", "{tmp}/ok.png", "-o", "{tmp}/o.png", "--max-pixels", "10"], 1, ["exceeds"]),
     (["restore", "{tmp}/empty", "-o", "{tmp}/out"], 1, ["no images found"]),
-    (["generate", "--model", "resunet-train400-gray", "-n", "2", "-o", "{tmp}/g"], 2, ["generative model"]),
+    (["generate", "--model", "resunet-denoise-gray", "-n", "2", "-o", "{tmp}/g"], 2, ["generative model"]),
     (["generate", "--model", "dcgan-mnist", "-n", "0", "-o", "{tmp}/g"], 2, ["at least 1"]),
     (["train", "{tmp}/nope.json", "--out", "{tmp}/run"], 2, ["no recipe"]),
     (["train", "{tmp}/recipe.json", "stepz=3", "--out", "{tmp}/run"], 1, ["unknown config key"]),
     (["degrade", "{tmp}/ok.png", "-o", "{tmp}/n.png", "--noise", "999"], 2, ["out of range"]),
+    (["restore", "{tmp}/ok.png", "-o", "{tmp}/o.png", "--task", "jpeg", "--quality", "30", "--model",
+      "resunet-denoise-gray"], 2, ["not a model for jpeg"]),
+    (["restore", "{tmp}/ok.png", "-o", "{tmp}/o.png", "--task", "sr", "--model", "resunet-inpaint"], 2,
+     ["not a model for denoise"]),
+    (["export", "--model", "dcgan-mnist", "-o", "{tmp}/g.onnx"], 2, ["not an image-to-image"]),
     (["frobnicate"], 2, ["invalid choice"]),
 ])
 def test_bad_input_gives_one_line_error(tmp_path, args, code, words):
@@ -210,7 +221,7 @@ def test_folder_usage_errors_fail_once_before_any_file(tmp_path):
     for name in ("a.png", "b.png"):
         Image.fromarray(np.zeros((20, 20), np.uint8)).save(tmp_path / "in" / name)
     result = cli("restore", tmp_path / "in", "-o", tmp_path / "out", "--method", "magic")
-    assert_clean_error(result, 2, "accepted: model, bm3d, nlm")
+    assert_clean_error(result, 2, "accepted: model, dip, bm3d, nlm, tv, wavelet")
     assert not (tmp_path / "out").exists()
     Image.fromarray(np.zeros((20, 20), np.uint8)).save(tmp_path / "in" / "a.jpg")
     result = cli("restore", tmp_path / "in", "-o", tmp_path / "out")

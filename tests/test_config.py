@@ -6,6 +6,11 @@ from pixelsmith import PixelsmithError
 from pixelsmith.config import TrainConfig
 
 
+def test_restore_task_and_its_older_name():
+    assert TrainConfig(task="restore").task == "restore"
+    assert TrainConfig(task="denoise").task == "denoise"  # older recipes keep working
+
+
 def test_json_roundtrip(tmp_path):
     cfg = TrainConfig(task="denoise", model="resunet", model_args={"widths": [8, 16]}, steps=7, betas=(0.9, 0.99))
     cfg.to_json(tmp_path / "c.json")
@@ -24,7 +29,7 @@ def test_overrides_typed_and_nested():
     ("steps=abc", "must be int"),
     ("steps=0", "positive"),
     ("bf16=3", "must be bool"),
-    ("task=paint", "accepted: gan, denoise"),
+    ("task=paint", "accepted: gan, restore, denoise"),
     ("ema_decay=1.5", r"\[0, 1\)"),
     ("novalue", "key=value"),
     ("lr.x=3", "dotted"),

@@ -7,7 +7,7 @@ from PIL import Image
 from pixelsmith import PixelsmithError
 from pixelsmith.data.folder import ImageFolder
 from pixelsmith.data.idx import IDXDataset, read_idx
-from pixelsmith.data.patches import NoisyPatches
+from pixelsmith.data.patches import RestorationPatches
 
 
 def test_idx_reader(tiny_mnist):
@@ -60,16 +60,73 @@ def test_image_folder_errors(tmp_path):
 
 
 def test_patches_are_deterministic_and_noisy(gray_folder):
-    ds = NoisyPatches.from_folder(gray_folder, seed=3, holdout=2, patch_size=32, sigma_max=50)
-    noisy, clean = ds[5]
+    ds = RestorationPatches.from_folder(gray_folder, seed=3, holdout=2, patch_size=32, sigma_max=50)
+    noisy, cond, clean = ds[5]
     assert noisy.shape == clean.shape == (1, 32, 32)
-    again = NoisyPatches.from_folder(gray_folder, seed=3, holdout=2, patch_size=32, sigma_max=50)[5]
-    assert torch.equal(noisy, again[0]) and torch.equal(clean, again[1])
+    assert cond.shape == (0, 32, 32)  # a blind model gets no condition
+    again = RestorationPatches.from_folder(gray_folder, seed=3, holdout=2, patch_size=32, sigma_max=50)[5]
+    assert torch.equal(noisy, again[0]) and torch.equal(clean, again[2])
     assert not torch.equal(ds[5][0], ds[15][0])  # same image, another epoch: another crop and noise
-    levels = torch.stack([(ds[k][0] - ds[k][1]).std() * 255 for k in range(200)])
+    levels = torch.stack([(ds[k][0] - ds[k][2]).std() * 255 for k in range(200)])
     assert 5 < levels.mean() < 45 and levels.max() < 60
 
 
 def test_patches_bigger_than_images(gray_folder):
     with pytest.raises(PixelsmithError, match="patch_size=100"):
-        NoisyPatches.from_folder(gray_folder, patch_size=100)
+        RestorationPatches.from_folder(gray_folder, patch_size=100)
+
+
+def test_noise_map_condition_is_the_noise_level(gray_folder):
+    """With noise_map the condition is sigma/255 per pixel: the noise divided by it is unit Gaussian."""
+    ds = RestorationPatches.from_folder(gray_folder, holdout=2, patch_size=32, sigma_max=60, noise_map=True)
+    z, levels = [], []
+    for k in range(60):
+        noisy, cond, clean = ds[k]
+        assert cond.shape == (1, 32, 32) and cond.min() >= 0 and cond.max() <= 60 / 255 + 1e-6
+        levels.append(cond.mean())
+        keep = cond > 3 / 255
+        z.append(((noisy - clean)[keep] / cond[keep]))
+    z = torch.cat(z)
+    assert 0.95 < z.std() < 1.05 and abs(z.mean()) < 0.05  # clip_prob=0: the noise is exactly sigma * N(0,1)
+    assert torch.stack(levels).std() > 5 / 255  # the level varies from patch to patch
+
+
+def test_jpeg_patches_condition_names_the_quality(gray_folder):
+    from pixelsmith.degradations import jpeg_compress
+
+    ds = RestorationPatches.from_folder(gray_folder, holdout=2, patch_size=32, degradation="jpeg",
+                                        quality_min=20, quality_max=60)
+    qualities = set()
+    for k in range(12):
+        degraded, cond, clean = ds[k]
+        assert cond.shape == (1, 32, 32) and cond.min() == cond.max()  # one quality per patch
+        quality = round(100 - 100 * cond[0, 0, 0].item())
+        assert 20 <= quality <= 60
+        assert torch.equal(degraded, jpeg_compress(clean, quality))  # the condition is the quality used
+        qualities.add(quality)
+    assert len(qualities) > 3
+
+
+def test_inpaint_patches_zero_the_holes(gray_folder):
+    ds = RestorationPatches.from_folder(gray_folder, holdout=2, patch_size=48, degradation="inpaint")
+    for k in range(12):
+        degraded, mask, clean = ds[k]
+        assert mask.shape == (1, 48, 48) and set(mask.unique().tolist()) == {0.0, 1.0}  # binary, never empty or full
+        assert torch.equal(degraded, clean * (1 - mask))
+
+
+def test_patches_from_several_folders_in_colour(tmp_path, gray_folder):
+    from pixelsmith.io import write_image
+
+    colour = tmp_path / "colour"
+    for i in range(5):
+        write_image(colour / f"{i}.png", torch.rand(3, 40, 40, generator=torch.Generator().manual_seed(i)))
+    train = RestorationPatches.from_folder(f"{gray_folder},{colour}", holdout=2, channels=3, patch_size=32)
+    held = RestorationPatches.from_folder(f"{gray_folder},{colour}", holdout=2, channels=3, patch_size=32,
+                                          train=False)
+    assert len(train) == (12 - 2) + (5 - 2) and len(held) == 2 + 2  # the holdout is taken from each folder
+    assert train[0][0].shape == (3, 32, 32)
+    with pytest.raises(PixelsmithError, match="need more than holdout=5"):
+        RestorationPatches.from_folder(f"{gray_folder},{colour}", holdout=5)
+    with pytest.raises(PixelsmithError, match="accepted: noise, jpeg, inpaint"):
+        RestorationPatches.from_folder(gray_folder, holdout=2, patch_size=32, degradation="blur")

@@ -2,6 +2,8 @@
 
 import json
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -10,6 +12,13 @@ from pixelsmith.hub import from_pretrained, list_bundled, save_pretrained
 from pixelsmith.registry import create_model, list_models
 
 SMALL = {"dcgan": {"width": 8, "latent_dim": 16}, "resunet": {"widths": [8, 16, 32], "blocks": 1}}
+# Each registered model with its small arguments, plus the variants of the restorer the bundled models use.
+VARIANTS = [(name, SMALL[name]) for name in list_models()] + [
+    ("resunet", dict(SMALL["resunet"], channels=3, cond_channels=3)),  # colour noise-map denoiser
+    ("resunet", dict(SMALL["resunet"], channels=3, cond_channels=1, gated=True, inpaint=True)),  # inpainter
+]
+IDS = [f"{name}-{'-'.join(f'{k}={v}' for k, v in args.items() if k not in ('widths', 'blocks'))}"
+       for name, args in VARIANTS]
 
 
 def perturb(model):
@@ -21,16 +30,21 @@ def perturb(model):
 
 
 def run(model, name):
+    g = torch.Generator().manual_seed(0)
     if name == "dcgan":
-        return model.generate(torch.randn(3, model.latent_dim, generator=torch.Generator().manual_seed(0)))
-    return model(torch.rand(2, 1, 37, 45, generator=torch.Generator().manual_seed(0)))
+        return model.generate(torch.randn(3, model.latent_dim, generator=g))
+    x = torch.rand(2, model.channels, 37, 45, generator=g)
+    if not model.cond_channels:
+        return model(x)
+    cond = torch.rand(2, model.cond_channels, 37, 45, generator=g)
+    return model(x, (cond > 0.6).float() if model.inpaint else cond)
 
 
-@pytest.mark.parametrize("name", list_models())
-def test_forward_shape_and_gradients(name):
-    model = perturb(create_model(name, **SMALL[name]))
+@pytest.mark.parametrize("name,args", VARIANTS, ids=IDS)
+def test_forward_shape_and_gradients(name, args):
+    model = perturb(create_model(name, **args))
     out = run(model, name)
-    assert out.shape == ((3, 1, 28, 28) if name == "dcgan" else (2, 1, 37, 45))
+    assert out.shape == ((3, 1, 28, 28) if name == "dcgan" else (2, args.get("channels", 1), 37, 45))
     assert out.dtype == torch.float32 and torch.isfinite(out).all()
     loss = out.square().mean()
     if name == "dcgan":
@@ -40,9 +54,9 @@ def test_forward_shape_and_gradients(name):
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in trainable)
 
 
-@pytest.mark.parametrize("name", list_models())
-def test_save_and_load_rebuild_the_same_model(tmp_path, name):
-    model = perturb(create_model(name, **SMALL[name])).eval()
+@pytest.mark.parametrize("name,args", VARIANTS, ids=IDS)
+def test_save_and_load_rebuild_the_same_model(tmp_path, name, args):
+    model = perturb(create_model(name, **args)).eval()
     save_pretrained(model, tmp_path / "m")
     assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["config.json", "model.safetensors"]
     loaded = from_pretrained(tmp_path / "m")
@@ -78,7 +92,8 @@ def test_broken_model_folders(tmp_path):
 
 def test_bundled_models_load_and_are_small():
     names = list_bundled()
-    assert {"dcgan-mnist", "resunet-train400-gray"} <= set(names)
+    assert {"dcgan-mnist", "resunet-denoise-gray", "resunet-denoise-color", "resunet-jpeg-gray",
+            "resunet-inpaint"} <= set(names)
     for name in names:
         model = from_pretrained(name)
         assert not model.training
@@ -97,3 +112,110 @@ def test_float16_weights_load_as_float32_and_stay_close(tmp_path):
     with torch.no_grad():
         a, b = run(model, "resunet"), run(loaded, "resunet")
     assert not torch.equal(a, b) and (a - b).abs().max() < 1e-2 * a.abs().max()
+
+
+def test_conditioned_model_needs_its_map():
+    model = create_model("resunet", **SMALL["resunet"], cond_channels=2)
+    with pytest.raises(PixelsmithError, match="2-channel conditioning map"):
+        model(torch.rand(1, 1, 32, 32))
+    with pytest.raises(PixelsmithError, match="2-channel conditioning map"):
+        model(torch.rand(1, 1, 32, 32), torch.rand(1, 1, 32, 32))
+    with pytest.raises(PixelsmithError, match="one conditioning channel"):
+        create_model("resunet", **SMALL["resunet"], cond_channels=2, inpaint=True)
+
+
+def test_inpainting_model_keeps_known_pixels_and_ignores_the_holes():
+    model = perturb(create_model("resunet", **SMALL["resunet"], channels=3, cond_channels=1, gated=True,
+                                 inpaint=True)).eval()
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(1, 3, 40, 52, generator=g)
+    mask = torch.zeros(1, 1, 40, 52)
+    mask[..., 10:25, 5:30] = 1
+    other = torch.where(mask > 0, torch.rand(x.shape, generator=g), x)  # different content under the hole
+    with torch.no_grad():
+        a, b = model(x, mask), model(other, mask)
+    known = (mask == 0).expand_as(x)
+    assert torch.equal(a[known], x[known])  # exactly, not approximately
+    assert torch.equal(a, b)  # what lies under the hole cannot leak into the result
+    assert (a[~known] - x[~known]).abs().mean() > 0.01  # the hole is filled with something new
+
+
+def test_bundled_restorers_match_their_tasks():
+    from pixelsmith.hub import read_config
+    from pixelsmith.pipelines.tasks import DEFAULT_MODELS, model_task
+
+    expected = {"resunet-denoise-gray": ("denoise", 1, 1), "resunet-denoise-color": ("denoise", 3, 3),
+                "resunet-jpeg-gray": ("jpeg", 1, 1), "resunet-inpaint": ("inpaint", 3, 1)}
+    for name, (task, channels, cond) in expected.items():
+        config = read_config(name)
+        assert config["task"] == "restore" and model_task(config) == task
+        assert config["args"]["channels"] == channels and config["args"]["cond_channels"] == cond
+    for task, defaults in DEFAULT_MODELS.items():
+        for name in defaults.values():
+            assert name in expected and (expected[name][0] == task or task in ("sr", "deblur"))
+
+
+def _save_small(tmp_path, **args):
+    model = perturb(create_model("resunet", **SMALL["resunet"], **args)).eval()
+    save_pretrained(model, tmp_path / "source")
+    return from_pretrained(tmp_path / "source")
+
+
+def test_transplant_gray_into_conditioned_and_colour_models(tmp_path):
+    """New conditioning inputs start at zero and gray weights are shared by the colours, so the new model
+    starts out computing exactly what the old one did."""
+    from pixelsmith.hub import transplant
+
+    gray = _save_small(tmp_path)
+    x = torch.rand(2, 1, 48, 64, generator=torch.Generator().manual_seed(2))
+    cond = torch.rand(2, 1, 48, 64, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        reference = gray(x)
+        conditioned = transplant(gray, create_model("resunet", **SMALL["resunet"], cond_channels=1)).eval()
+        assert torch.equal(conditioned(x, cond), reference)
+        colour = transplant(gray, create_model("resunet", **SMALL["resunet"], channels=3, cond_channels=3)).eval()
+        out = colour(x.expand(-1, 3, -1, -1), cond.expand(-1, 3, -1, -1))
+    assert out.shape == (2, 3, 48, 64)
+    assert all((out[:, c:c + 1] - reference).abs().max() < 1e-5 for c in range(3))  # gray in, same gray out
+
+
+def test_transplant_keeps_an_existing_condition(tmp_path):
+    from pixelsmith.hub import transplant
+
+    source = _save_small(tmp_path, cond_channels=1)
+    x = torch.rand(1, 1, 32, 48, generator=torch.Generator().manual_seed(4))
+    cond = torch.rand(1, 1, 32, 48, generator=torch.Generator().manual_seed(5))
+    colour = transplant(source, create_model("resunet", **SMALL["resunet"], channels=3, cond_channels=1)).eval()
+    with torch.no_grad():
+        assert (colour(x.expand(-1, 3, -1, -1), cond) - source(x, cond)).abs().max() < 1e-5
+        # the map still matters: the source's conditioning weights were carried over, not zeroed
+        assert (colour(x.expand(-1, 3, -1, -1), cond) - colour(x.expand(-1, 3, -1, -1), 1 - cond)).abs().max() > 1e-3
+
+
+def test_transplant_refuses_other_architectures(tmp_path):
+    from pixelsmith.hub import transplant
+
+    source = _save_small(tmp_path)
+    with pytest.raises(PixelsmithError, match="cannot start from this model"):
+        transplant(create_model("dcgan", **SMALL["dcgan"]), create_model("resunet", **SMALL["resunet"]))
+    with pytest.raises(PixelsmithError, match="cannot"):
+        transplant(source, create_model("resunet", widths=[8, 16, 64], blocks=1))
+
+
+def test_bundled_recipes_can_be_retrained():
+    """`pixelsmith train NAME` starts from the recipe stored in the model: the model it starts from
+    (init_from) must ship too, or be the run of a recipe in configs/, and the recipe must pass the trainer's checks."""
+    from pixelsmith.config import TrainConfig
+    from pixelsmith.hub import read_config, resolve
+    from pixelsmith.training.trainer import check_compatible
+
+    for name in list_bundled():
+        recipe = read_config(name).get("metadata", {}).get("recipe")
+        if recipe is None:
+            continue
+        cfg = TrainConfig.from_dict(recipe)
+        check_compatible(cfg)
+        if cfg.init_from.startswith("runs/"):  # a run the README trains first, from its recipe in configs/
+            assert (Path(__file__).resolve().parents[1] / "configs" / f"{Path(cfg.init_from).name}.json").is_file()
+        elif cfg.init_from:
+            resolve(cfg.init_from)  # raises "no model at ..." when it is not bundled

@@ -1,6 +1,6 @@
 import torch
 
-from pixelsmith.nn import ResBlock, dihedral, pad_to_multiple
+from pixelsmith.nn import GatedConv2d, ResBlock, dihedral, pad_to_multiple
 
 
 def test_dihedral_inverse_and_distinct():
@@ -26,3 +26,22 @@ def test_resblock_starts_as_identity_and_is_scale_equivariant():
     assert torch.equal(block(x), x)
     torch.nn.init.normal_(block.conv2.weight)
     assert torch.allclose(block(3 * x), 3 * block(x), atol=1e-5)  # bias-free + ReLU: positively homogeneous
+
+
+def test_gated_conv_multiplies_features_by_a_sigmoid_gate():
+    conv = GatedConv2d(3, 4, 3, padding=1)
+    x = torch.randn(2, 3, 9, 11)
+    assert conv(x).shape == (2, 4, 9, 11)
+    with torch.no_grad():
+        conv.conv.weight[4:] = 0  # gate logits 0 everywhere: sigmoid 1/2
+        features = torch.nn.functional.conv2d(x, conv.conv.weight[:4], padding=1)
+        assert torch.allclose(conv(x), features / 2, atol=1e-6)
+        conv.conv.weight[4:, :, 1, 1] = -1000  # a strongly negative gate closes the output where x > 0
+        closed = conv(x.abs() + 0.1)
+    assert closed.abs().max() < 1e-6
+
+
+def test_gated_resblock_starts_as_identity():
+    block = ResBlock(4, gated=True)
+    x = torch.randn(1, 4, 8, 8)
+    assert isinstance(block.conv1, GatedConv2d) and torch.equal(block(x), x)

@@ -27,12 +27,23 @@ def test_tiling_bad_overlap():
         run_tiled(blur, torch.rand(1, 1, 100, 100), tile=64, overlap=40)
 
 
-def test_bundled_denoiser_tiled_matches_whole(camera):
+@pytest.mark.parametrize("size", [(192, 256), (200, 260)])
+def test_bundled_denoiser_tiled_matches_whole(camera, size):
+    """Tiles of 128 px with 32 px of overlap against the whole image at once. Seams stay within a few grey
+    levels; on a size that is not a multiple of the U-Net's 16 the whole image is reflect-padded inside the
+    model while the border tiles are not, so the outermost pixels differ more (0.13 measured; mean 1.0e-3
+    against 1.8e-4 on 192x256)."""
     model = load_restorer("denoise")
-    noisy = add_gaussian_noise(camera[:, :200, :260], 25, torch.Generator().manual_seed(0))
-    whole = apply_model(model, noisy, bf16=False, tile=1024)
-    tiled = apply_model(model, noisy, bf16=False, tile=128, overlap=48)
-    assert (whole - tiled).abs().mean() < 2e-3  # blended seams stay within a fraction of a grey level
+    h, w = size
+    noisy = add_gaussian_noise(camera[:, :h, :w], 25, torch.Generator().manual_seed(0))
+    cond = torch.full_like(noisy, 25 / 255)
+    whole = apply_model(model, noisy, cond, bf16=False, tile=1024)
+    tiled = apply_model(model, noisy, cond, bf16=False, tile=128, overlap=32)
+    diff = (whole - tiled).abs()
+    assert tiled.shape == whole.shape == noisy.shape
+    assert diff.mean() < (1e-3 if h % 16 == 0 else 2e-3)
+    assert diff[:, 4:-4, 4:-4].max() < 0.05  # no visible seam (measured 0.012 and 0.019)
+    assert not torch.equal(whole, tiled)  # it really ran in tiles
 
 
 @pytest.mark.parametrize("sigma", [15, 25, 50])
@@ -57,10 +68,12 @@ def test_denoiser_color_and_bf16(camera):
 def test_denoise_bad_arguments(camera):
     with pytest.raises(UsageError, match="sigma=300"):
         denoise(camera, "bm3d", sigma=300)
-    with pytest.raises(UsageError, match="accepted: model, bm3d, nlm"):
+    with pytest.raises(UsageError, match="accepted: model, dip, bm3d, nlm, tv, wavelet"):
         denoise(camera, "magic")
-    with pytest.raises(UsageError, match="not a 'denoise' model"):
+    with pytest.raises(UsageError, match="not a model for denoise"):
         load_restorer("denoise", "dcgan-mnist")
+    with pytest.raises(UsageError, match="unknown task 'paint'"):
+        load_restorer("paint")
 
 
 def test_bm3d_baseline_denoises(camera):
@@ -77,7 +90,7 @@ def test_generate_is_seeded_and_varied():
     with pytest.raises(UsageError, match="at least 1"):
         generate("dcgan-mnist", 0)
     with pytest.raises(UsageError, match="generative model"):
-        generate("resunet-train400-gray", 2)
+        generate("resunet-denoise-gray", 2)
 
 
 def test_save_samples_refuses_overwrite(tmp_path):

@@ -135,7 +135,8 @@ def test_ddp_two_processes_keep_identical_replicas(tmp_path, kind, tiny_mnist, g
 
 
 @pytest.mark.parametrize("override,message", [
-    (["task=denoise"], "needs a 'denoise' model"),
+    (["task=denoise"], "task=denoise needs a 'restore' model; 'dcgan' is a 'generate' model"),
+    (["task=restore"], "task=restore needs a 'restore' model"),
     (["data=patches"], "trains on data"),
     (["data_args.gan_loss=wgan"], "accepted: nonsaturating"),
     (["data_args.colour=3"], "bad data_args"),
@@ -150,3 +151,69 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path, tiny_mnist):
     (tmp_path / "run" / "checkpoint.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(PixelsmithError, match="not a readable pixelsmith checkpoint"):
         train(gan_config(tiny_mnist), tmp_path / "run", resume=True, progress=False)
+
+
+def test_restoration_model_cannot_train_as_a_gan(tmp_path, gray_folder):
+    with pytest.raises(PixelsmithError, match="task=gan needs a 'generate' model; 'resunet' is a 'restore' model"):
+        train(denoise_config(gray_folder, task="gan"), tmp_path / "run", progress=False)
+
+
+@pytest.mark.parametrize("task,model_args,data_args", [
+    ("denoise", {"cond_channels": 1}, {"degradation": "noise", "noise_map": True}),
+    ("jpeg", {"cond_channels": 1}, {"degradation": "jpeg"}),
+    ("inpaint", {"channels": 3, "cond_channels": 1, "gated": True, "inpaint": True},
+     {"degradation": "inpaint", "channels": 3}),
+])
+def test_trained_runs_serve_their_task(tmp_path, gray_folder, task, model_args, data_args):
+    """A short run of each restoration recipe writes a model that the task's pipeline accepts and runs,
+    and that the other tasks refuse."""
+    from pixelsmith import UsageError
+    from pixelsmith.pipelines import tasks as T
+
+    cfg = denoise_config(gray_folder, task="restore", steps=2, sample_every=2,
+                         model_args={"widths": [8, 16], "blocks": 1, **model_args},
+                         data_args={"patch_size": 32, "holdout": 2, **data_args})
+    folder = train(cfg, tmp_path / "run", progress=False)
+    x = torch.rand(model_args.get("channels", 1), 40, 48, generator=torch.Generator().manual_seed(0))
+    if task == "denoise":
+        out = T.denoise(x, sigma=20, model=str(folder), ensemble=False)
+    elif task == "jpeg":
+        out = T.remove_jpeg_artifacts(x, 30, model=str(folder))
+    else:
+        mask = torch.zeros(1, 40, 48)
+        mask[:, 10:20, 10:30] = 1
+        out = T.inpaint(x, mask, model=str(folder))
+        assert torch.equal(out[:, :10], x[:, :10])
+    assert out.shape == x.shape and torch.isfinite(out).all()
+    for other in {"denoise", "jpeg", "inpaint"} - {task}:
+        with pytest.raises(UsageError, match=f"not a model for {other}"):
+            T.load_restorer(other, str(tmp_path / "run"))  # the run folder itself, a name not cached yet
+
+
+def small_gray_model(folder):
+    from pixelsmith.hub import save_pretrained
+    from pixelsmith.registry import create_model
+
+    model = create_model("resunet", widths=[8, 16], blocks=1)
+    torch.manual_seed(0)
+    for p in model.parameters():
+        p.data.normal_(0, 0.05)
+    save_pretrained(model, folder)
+    return model.eval()
+
+
+def test_init_from_with_model_args_transplants_the_weights(tmp_path, gray_folder):
+    """Starting a noise-map model from a blind one: at step 0 it computes what the blind model does."""
+    source = small_gray_model(tmp_path / "blind")
+    cfg = denoise_config(gray_folder, task="restore", init_from=str(tmp_path / "blind"),
+                         model_args={"widths": [8, 16], "blocks": 1, "cond_channels": 1},
+                         data_args={"patch_size": 32, "holdout": 2, "noise_map": True})
+    trainer = Trainer(cfg, tmp_path / "run", progress=False)
+    model = trainer.model.eval()
+    assert model.cond_channels == 1
+    x = torch.rand(1, 1, 32, 32, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        assert torch.equal(model(x, torch.full_like(x, 0.1)), source(x))
+    plain = Trainer(denoise_config(gray_folder, init_from=str(tmp_path / "blind"), model_args={}),
+                    tmp_path / "run2", progress=False).model  # no model_args: the model as it is
+    assert all(torch.equal(a, b) for a, b in zip(plain.state_dict().values(), source.state_dict().values()))

@@ -145,7 +145,7 @@ def process_files(source: str | Path, target: str | Path,
     pairs = plan_outputs(source, target, fmt)
     rank, world = shard()
     pairs = pairs[rank::world]
-    if not source.is_dir() and pairs[0][1].exists() and not overwrite:
+    if not source.is_dir() and pairs and pairs[0][1].exists() and not overwrite:
         raise PixelsmithError(f"{pairs[0][1]} exists; pass --overwrite to replace it")
     written, errors, skipped = [], [], 0
     iterator = pairs

@@ -26,6 +26,8 @@ _CACHE: dict[str, nn.Module] = {}
 
 def model_task(config: dict) -> str:
     """Which restoration task a saved model does: inpainting, JPEG or (by default) denoising."""
+    if config.get("model") != "resunet":
+        return str(config.get("task", "unknown"))
     if config.get("args", {}).get("inpaint"):
         return "inpaint"
     recipe = config.get("metadata", {}).get("recipe", {})
@@ -38,12 +40,12 @@ def load_restorer(task: str, model: str | None = None, channels: int = 1) -> nn.
     if task not in METHODS:
         raise UsageError(f"unknown task '{task}'; accepted: {', '.join(TASKS)}")
     name = str(model or DEFAULT_MODELS[task][3 if channels == 3 else 1])
+    config = read_config(name)
+    needs = "denoise" if task in ("sr", "deblur") else task
+    if model_task(config) != needs:
+        raise UsageError(f"model '{name}' is not a model for {needs} (it is '{config.get('model')}', "
+                         f"task '{model_task(config)}')")
     if name not in _CACHE:
-        config = read_config(name)
-        needs = "denoise" if task in ("sr", "deblur") else task
-        if config.get("model") != "resunet" or model_task(config) != needs:
-            raise UsageError(f"model '{name}' is not a {needs} model (it is '{config.get('model')}', "
-                             f"task '{model_task(config)}')")
         _CACHE[name] = from_pretrained(name)
     return _CACHE[name]
 
@@ -165,14 +167,19 @@ def parse_kernel(spec: str) -> torch.Tensor:
     from pixelsmith.degradations import gaussian_kernel, motion_kernel
 
     parts = spec.split(":")
+    accepted = "accepted: gaussian:SIGMA (0 < SIGMA <= 15), motion:LENGTH:ANGLE (1 <= LENGTH <= 101) or an image file"
     try:
-        if parts[0] == "gaussian" and len(parts) == 2:
-            return gaussian_kernel(float(parts[1]))
-        if parts[0] == "motion" and len(parts) == 3:
-            return motion_kernel(float(parts[1]), float(parts[2]))
+        values = [float(v) for v in parts[1:]]
     except ValueError:
-        raise UsageError(f"bad --kernel '{spec}'; accepted: gaussian:SIGMA, motion:LENGTH:ANGLE or an image file"
-                         ) from None
+        raise UsageError(f"bad kernel '{spec}'; {accepted}") from None
+    if parts[0] == "gaussian" and len(parts) == 2:
+        if not 0 < values[0] <= 15:
+            raise UsageError(f"bad kernel '{spec}': sigma out of range; {accepted}")
+        return gaussian_kernel(values[0])
+    if parts[0] == "motion" and len(parts) == 3:
+        if not 1 <= values[0] <= 101:
+            raise UsageError(f"bad kernel '{spec}': length out of range; {accepted}")
+        return motion_kernel(values[0], values[1])
     if Path(spec).is_file():
         from pixelsmith.io import read_image
 
@@ -181,7 +188,7 @@ def parse_kernel(spec: str) -> torch.Tensor:
             raise UsageError(f"kernel image {spec} must have odd sides of at most 101 px and a non-zero sum, "
                              f"got {tuple(k.shape)}")
         return k / k.sum()
-    raise UsageError(f"bad --kernel '{spec}'; accepted: gaussian:SIGMA, motion:LENGTH:ANGLE or an image file")
+    raise UsageError(f"bad kernel '{spec}'; {accepted}")
 
 
 def deblur(x: torch.Tensor, kernel: torch.Tensor, method: str = "model", sigma: float | None = None,
@@ -207,7 +214,7 @@ def jpeg_quality(path: str) -> int:
     with Image.open(path) as im:
         tables = getattr(im, "quantization", None)
         if im.format != "JPEG" or not tables:
-            raise UsageError(f"{path}: not a JPEG file, so its quality cannot be read; pass --quality Q (10-90)")
+            raise PixelsmithError(f"{path}: not a JPEG file, so its quality cannot be read; pass --quality Q (10-90)")
         table = torch.tensor(list(tables[0]), dtype=torch.float64)
     base = torch.tensor(_IJG_LUMA, dtype=torch.float64)
     best, best_err = 50, float("inf")

@@ -1,0 +1,321 @@
+"""The five restoration tasks as library calls: the learned method against the classical baselines, and the
+contracts every method keeps (shapes, known pixels, the options it refuses)."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import needs_trained
+from pixelsmith import PixelsmithError, UsageError
+from pixelsmith import degradations as D
+from pixelsmith.colorspace import rgb_to_ycbcr
+from pixelsmith.metrics import psnr
+from pixelsmith.methods import METHODS
+from pixelsmith.pipelines import tasks as T
+from pixelsmith.pipelines.tiling import apply_model
+
+
+def gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+def hole(h, w):
+    mask = torch.zeros(1, h, w)
+    mask[:, h // 4:h // 2, w // 3:2 * w // 3] = 1
+    mask[:, 3 * h // 4, :] = 1  # and a one-pixel scratch across the image
+    return mask
+
+
+# ---- denoise -------------------------------------------------------------------------------------------
+def test_denoiser_beats_nlm_by_a_decibel(camera):
+    clean = camera[:, 100:228, 150:278]
+    noisy = D.add_gaussian_noise(clean, 25, gen(0), clip=True, quantize=True)
+    ours = psnr(T.denoise(noisy, sigma=25, ensemble=False), clean)
+    assert ours > psnr(T.denoise(noisy, "nlm", sigma=25), clean) + 1
+
+
+def test_colour_denoiser_beats_nlm_by_a_decibel(astronaut):
+    needs_trained("resunet-denoise-color")
+    noisy = D.add_gaussian_noise(astronaut, 25, gen(0), clip=True, quantize=True)
+    ours = psnr(T.denoise(noisy, sigma=25, ensemble=False), astronaut)
+    assert ours > psnr(T.denoise(noisy, "nlm", sigma=25), astronaut) + 1  # measured +2.8 dB
+
+
+def test_denoiser_follows_its_noise_map(camera):
+    """A noise-map model smooths as much as it is told: the true level is best, too low leaves noise, too
+    high smooths detail away (measured 29.5 dB at the true 25, 22.3 at 5, 25.6 at 50)."""
+    needs_trained("resunet-denoise-gray")
+    clean = camera[:, 128:256, 128:256]
+    noisy = D.add_gaussian_noise(clean, 25, gen(1))
+    scores = {s: psnr(T.denoise(noisy, sigma=s, ensemble=False), clean).item() for s in (5, 25, 50)}
+    assert scores[25] > scores[5] + 3 and scores[25] > scores[50] + 1
+    varying = torch.cat([torch.full((1, 128, 64), 10.0), torch.full((1, 128, 64), 40.0)], -1)
+    noisy = D.add_gaussian_noise(clean, varying, gen(2))
+    assert psnr(T.denoise(noisy, sigma=varying, ensemble=False), clean) > psnr(
+        T.denoise(noisy, sigma=25, ensemble=False), clean) + 1  # measured +4.9 dB
+
+
+def test_noise_map_estimates_each_channel(astronaut):
+    levels = torch.tensor([5.0, 15.0, 35.0]).view(3, 1, 1)
+    noisy = D.add_gaussian_noise(astronaut, levels, gen(1))
+    estimated = T.noise_map(noisy, None)
+    assert estimated.shape == astronaut.shape
+    assert torch.allclose(estimated[:, 0, 0], levels.flatten(), atol=2.5)
+    assert torch.equal(T.noise_map(noisy, 20), torch.full_like(noisy, 20))
+
+
+def test_gray_model_runs_on_each_colour_channel(astronaut):
+    net = T.load_restorer("denoise", "resunet-denoise-gray")
+    noisy = D.add_gaussian_noise(astronaut, 20, gen(3))
+    cond = torch.full_like(noisy, 20 / 255)
+    together = apply_model(net, noisy, cond, bf16=False)
+    apart = torch.cat([apply_model(net, noisy[c:c + 1], cond[c:c + 1], bf16=False) for c in range(3)])
+    assert together.shape == (3, 96, 128) and torch.allclose(together, apart, atol=1e-6)
+    with pytest.raises(PixelsmithError, match="conditioning map"):
+        apply_model(net, noisy)
+    colour = T.load_restorer("denoise", "resunet-denoise-color")
+    with pytest.raises(PixelsmithError, match="expects 3 channels, the image has 2"):
+        apply_model(colour, noisy[:2], cond[:2])
+
+
+@pytest.mark.parametrize("task,method", [(t, m) for t, ms in METHODS.items() for m in ms
+                                         if m not in ("model", "dip", "none")])
+def test_classical_methods_keep_the_contract(astronaut, task, method):
+    x = astronaut[:, :48, :64]
+    if task == "denoise":
+        out = T.denoise(x, method, sigma=10)
+    elif task == "inpaint":
+        mask = hole(48, 64)
+        out = T.inpaint(x * (1 - mask), mask, method)
+        assert torch.equal(out[(mask == 0).expand_as(x)], (x * (1 - mask))[(mask == 0).expand_as(x)])
+        assert psnr(out, x) > psnr(x * (1 - mask), x) + 5  # the holes are filled, not left black
+    elif task == "sr":
+        out = T.super_resolve(x[:, :24, :32], 2, method)
+    else:
+        out = T.deblur(D.blur(x, D.gaussian_kernel(1.0), "reflect"), D.gaussian_kernel(1.0), method, sigma=1)
+    assert out.shape == (x.shape if task != "sr" else (3, 48, 64))
+    assert out.dtype == torch.float32 and out.min() >= 0 and out.max() <= 1
+
+
+def test_unknown_methods_and_bad_levels_are_usage_errors(camera):
+    x = camera[:, :32, :32]
+    with pytest.raises(UsageError, match="accepted: model, bicubic, lanczos"):
+        T.super_resolve(x, 2, "bm3d")
+    with pytest.raises(UsageError, match="--scale 5 is not supported"):
+        T.super_resolve(x, 5)
+    with pytest.raises(UsageError, match="accepted: model, none"):
+        T.remove_jpeg_artifacts(x, 30, "nlm")
+    with pytest.raises(UsageError, match="--quality 0 is out of range"):
+        T.remove_jpeg_artifacts(x, 0)
+    with pytest.raises(UsageError, match="sigma=-1"):
+        T.deblur(x, D.gaussian_kernel(1.0), sigma=-1)
+    with pytest.raises(UsageError, match="does not match"):
+        T.inpaint(x, torch.zeros(1, 16, 16))
+
+
+def test_task_check_is_not_bypassed_by_the_model_cache():
+    """A model loaded once for its own task must still be refused for another task."""
+    T.load_restorer("jpeg")  # caches resunet-jpeg-gray
+    with pytest.raises(UsageError, match="not a model for denoise"):
+        T.load_restorer("denoise", "resunet-jpeg-gray")
+
+
+# ---- deep image prior ----------------------------------------------------------------------------------
+def test_deep_image_prior_inpaints_and_keeps_known_pixels(astronaut):
+    from pixelsmith.dip import deep_image_prior
+
+    x = astronaut[:, 40:72, 40:72]
+    mask = hole(32, 32)
+    out = deep_image_prior(x * (1 - mask), mask=mask, iterations=30, progress=False)
+    assert out.shape == (3, 32, 32) and torch.isfinite(out).all()
+    known = (mask == 0).expand_as(x)
+    assert torch.allclose(out[known], x[known], atol=1e-6)
+    assert out[~known].abs().sum() > 0  # the holes got the network's output, not zeros
+    again = deep_image_prior(x * (1 - mask), mask=mask, iterations=30, progress=False)
+    assert torch.equal(out, again)  # seeded
+
+
+def test_deep_image_prior_through_the_task_functions(camera):
+    noisy = D.add_gaussian_noise(camera[:, 200:232, 200:232], 25, gen(), clip=True)
+    out = T.denoise(noisy, "dip", sigma=25, iterations=20)
+    assert out.shape == noisy.shape and torch.isfinite(out).all() and not torch.equal(out, noisy)
+    mask = hole(32, 32)
+    filled = T.inpaint(noisy, mask, "dip", iterations=20)
+    assert torch.equal(filled[mask == 0], noisy[mask == 0])
+
+
+# ---- inpaint -------------------------------------------------------------------------------------------
+def test_inpainting_model_contract(astronaut):
+    mask = hole(96, 128)
+    out = T.inpaint(astronaut, mask)
+    assert out.shape == astronaut.shape and torch.isfinite(out).all() and out.min() >= 0 and out.max() <= 1
+    known = (mask == 0).expand_as(astronaut)
+    assert torch.equal(out[known], astronaut[known])
+    assert not torch.equal(out[~known], astronaut[~known])  # it does not hand the hidden pixels back
+    other = torch.where(known, astronaut, torch.rand(astronaut.shape, generator=gen(1)))
+    assert torch.equal(T.inpaint(other, mask), out)  # what lies under the holes is not looked at
+    gray = T.inpaint(astronaut[:1], mask)
+    assert gray.shape == (1, 96, 128) and torch.equal(gray[known[:1]], astronaut[:1][known[:1]])
+
+
+# ---- super-resolution ----------------------------------------------------------------------------------
+def test_super_resolution_beats_bicubic(camera):
+    clean = camera[:, 64:192, 192:320]
+    small = D.finish(D.bicubic_downscale(clean, 2))
+    ours = T.super_resolve(small, 2)
+    assert ours.shape == (1, 128, 128)
+    assert psnr(ours, clean, border=2) > psnr(T.super_resolve(small, 2, "bicubic"), clean, border=2) + 1
+
+
+def test_colour_super_resolution(astronaut):
+    small = D.finish(D.bicubic_downscale(astronaut, 2))
+    ours = T.super_resolve(small, 2, iterations=8)
+    bicubic = T.super_resolve(small, 2, "bicubic")
+    assert ours.shape == (3, 96, 128)
+    luma, reference = rgb_to_ycbcr(ours)[:1], rgb_to_ycbcr(astronaut)[:1]
+    assert psnr(luma, reference, border=2) > psnr(rgb_to_ycbcr(bicubic)[:1], reference, border=2) + 0.3
+    assert T.super_resolve(small[:, :20, :30], 3, iterations=2).shape == (3, 60, 90)
+
+
+# ---- deblur --------------------------------------------------------------------------------------------
+def test_deblurring_beats_wiener(camera):
+    clean = camera[:, 64:192, 192:320]
+    kernel = D.gaussian_kernel(1.6)
+    blurred = D.finish(D.blur(clean, kernel, mode="reflect"))  # 8-bit rounding is the only noise
+    ours = T.deblur(blurred, kernel)
+    assert ours.shape == clean.shape
+    assert psnr(ours, clean) > psnr(blurred, clean) + 3
+    assert psnr(ours, clean) > psnr(T.deblur(blurred, kernel, "wiener"), clean) + 2
+
+
+def test_deblurring_a_noisy_image_beats_wiener(camera):
+    """Plug-and-play relies on the denoiser following its noise map in the early, high-sigma iterations
+    (measured with the trained model: 29.4 dB, blurred 25.2, Wiener 26.8)."""
+    needs_trained("resunet-denoise-gray")
+    clean = camera[:, 64:192, 192:320]
+    kernel = D.gaussian_kernel(1.6)
+    blurred = D.add_gaussian_noise(D.blur(clean, kernel, mode="reflect"), 2, gen(), clip=True, quantize=True)
+    ours = T.deblur(blurred, kernel, sigma=2)
+    assert psnr(ours, clean) > psnr(T.deblur(blurred, kernel, "wiener", sigma=2), clean) + 1.5
+
+
+def test_parse_kernel(tmp_path):
+    assert torch.equal(T.parse_kernel("gaussian:1.5"), D.gaussian_kernel(1.5))
+    assert T.parse_kernel("motion:9:30").shape == (9, 9)
+    array = np.zeros((5, 3), np.uint8)
+    array[1:4, 1] = 200
+    Image.fromarray(array).save(tmp_path / "k.png")
+    k = T.parse_kernel(str(tmp_path / "k.png"))
+    assert k.shape == (5, 3) and abs(k.sum() - 1) < 1e-6 and torch.allclose(k[1:4, 1], torch.full((3,), 1 / 3))
+    Image.fromarray(np.full((4, 3), 255, np.uint8)).save(tmp_path / "even.png")
+    with pytest.raises(UsageError, match="odd sides"):
+        T.parse_kernel(str(tmp_path / "even.png"))
+    for spec in ("gaussian", "gaussian:x", "motion:9", "box:3", str(tmp_path / "none.png")):
+        with pytest.raises(UsageError, match="bad kernel"):
+            T.parse_kernel(spec)
+
+
+@pytest.mark.parametrize("spec", ["gaussian:-1", "gaussian:0", "motion:0:30", "gaussian:100000"])
+def test_impossible_kernels_are_usage_errors(spec):
+    """Kernels that cannot be built, or would not fit in memory, are refused as options (exit status 2), as
+    a kernel image over 101 px is."""
+    with pytest.raises(UsageError, match="kernel"):
+        T.parse_kernel(spec)
+
+
+# ---- JPEG ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("quality", [10, 30, 50, 75, 90])
+def test_jpeg_quality_is_read_from_the_tables(tmp_path, quality):
+    import cv2
+    from skimage import data
+
+    image = data.astronaut()[:96, :128]
+    Image.fromarray(image).save(tmp_path / "colour.jpg", quality=quality)
+    Image.fromarray(image).save(tmp_path / "444.jpg", quality=quality, subsampling=0, progressive=True)
+    Image.fromarray(image[..., 1]).save(tmp_path / "gray.jpg", quality=quality)
+    cv2.imwrite(str(tmp_path / "opencv.jpg"), image[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
+    for name in ("colour.jpg", "444.jpg", "gray.jpg", "opencv.jpg"):
+        assert abs(T.jpeg_quality(str(tmp_path / name)) - quality) <= 1, name
+
+
+def test_jpeg_quality_of_other_formats(tmp_path):
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "a.png")
+    with pytest.raises(PixelsmithError, match="not a JPEG"):
+        T.jpeg_quality(str(tmp_path / "a.png"))
+
+
+def test_jpeg_model_contract(astronaut):
+    decoded = D.jpeg_compress(astronaut, 20)
+    out = T.remove_jpeg_artifacts(decoded, 20)
+    assert out.shape == astronaut.shape and torch.isfinite(out).all()
+    assert psnr(out, astronaut) > psnr(decoded, astronaut) - 0.05  # never worse than the JPEG itself
+    chroma_out, chroma_in = rgb_to_ycbcr(out)[1:], rgb_to_ycbcr(decoded)[1:]
+    assert (chroma_out - chroma_in).abs().mean() < 2e-3  # colour restored on luma; chroma kept as decoded
+    gray = D.jpeg_compress(astronaut[:1], 20)
+    assert T.remove_jpeg_artifacts(gray, 20).shape == (1, 96, 128)
+    assert torch.equal(T.remove_jpeg_artifacts(decoded, 20, "none"), decoded)
+
+
+def test_jpeg_model_removes_artifacts(camera):
+    needs_trained("resunet-jpeg-gray")
+    clean = camera[:, 128:256, 128:256]
+    for quality in (10, 50):
+        decoded = D.jpeg_compress(clean, quality)
+        assert psnr(T.remove_jpeg_artifacts(decoded, quality), clean) > psnr(decoded, clean) + 0.5
+
+
+# ---- files, options and sharding -----------------------------------------------------------------------
+def test_sharded_folder_is_split_between_ranks(tmp_path, monkeypatch):
+    from pixelsmith.io import write_image
+    from pixelsmith.pipelines.restore import RestoreOptions, restore_files
+
+    for i in range(7):
+        write_image(tmp_path / "in" / f"sub{i % 2}" / f"{i}.png", torch.rand(1, 16, 16, generator=gen(i)))
+    opts = RestoreOptions(method="nlm", sigma=10)
+    written = {}
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    for rank in (0, 1):
+        monkeypatch.setenv("RANK", str(rank))
+        paths, errors = restore_files(tmp_path / "in", tmp_path / "out", opts, progress=False)
+        assert not errors
+        written[rank] = {p.relative_to(tmp_path / "out").as_posix() for p in paths}
+    assert written[0] and written[1] and not written[0] & written[1]
+    expected = {f"sub{i % 2}/{i}.png" for i in range(7)}
+    assert written[0] | written[1] == expected
+    assert {p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.png")} == expected
+
+
+def test_single_file_under_torchrun_is_done_once(tmp_path, monkeypatch):
+    from pixelsmith.io import write_image
+    from pixelsmith.pipelines.restore import process_files
+
+    write_image(tmp_path / "a.png", torch.rand(1, 16, 16, generator=gen()))
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    done = {}
+    for rank in (1, 0):
+        monkeypatch.setenv("RANK", str(rank))
+        done[rank], errors = process_files(tmp_path / "a.png", tmp_path / "b.png", lambda im: 1 - im.pixels,
+                                           progress=False)
+        assert not errors
+    assert len(done[0]) + len(done[1]) == 1 and (tmp_path / "b.png").is_file()
+
+
+def test_check_options_refuses_before_reading(tmp_path):
+    from pixelsmith.hub import save_pretrained
+    from pixelsmith.pipelines.restore import RestoreOptions, check_options
+    from pixelsmith.registry import create_model
+
+    save_pretrained(create_model("resunet", widths=[8, 16], blocks=1), tmp_path / "denoiser")
+    for opts, message in [
+        (RestoreOptions(task="deblur"), "needs --kernel"),
+        (RestoreOptions(task="sr", scale=5), "--scale 5"),
+        (RestoreOptions(task="jpeg", quality=101), "--quality 101"),
+        (RestoreOptions(task="inpaint", mask=str(tmp_path / "none.png")), "no such file"),
+        (RestoreOptions(task="denoise", iterations=0), "--iterations 0"),
+        (RestoreOptions(task="inpaint", model=str(tmp_path / "denoiser")), "not a model for inpaint"),
+        (RestoreOptions(task="jpeg", model=str(tmp_path / "denoiser")), "not a model for jpeg"),
+        (RestoreOptions(task="deblur", method="telea", kernel="gaussian:1"), "accepted: model, wiener, rl"),
+    ]:
+        with pytest.raises(UsageError, match=message):
+            check_options(opts)
