@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-root", help="override the recipe's data_root")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    p = _sub(sub, "demo", "denoise a sample photo and draw digits with the bundled models")
+    p = _sub(sub, "demo", "run every restoration task on sample photos and draw digits with the bundled models")
     p.add_argument("--out", default="pixelsmith-demo", help="output folder (default ./pixelsmith-demo)")
     return parser
 
@@ -219,8 +219,10 @@ def cmd_demo(args) -> int:
     from pixelsmith.pipelines.demo import run_demo
 
     scores = run_demo(args.out)
-    print(f"denoising (camera, sigma 25): noisy {scores['noisy_psnr']:.2f} dB -> restored {scores['restored_psnr']:.2f} dB")
-    print(f"wrote camera_clean.png, camera_noisy.png, camera_restored.png and dcgan_mnist_grid.png to {args.out}/")
+    print(f"{'task':<14} {'input':>9} {'restored':>9}   (PSNR in dB against the clean image; sr input is bicubic)")
+    for task, (before, after) in scores.items():
+        print(f"{task:<14} {before:9.2f} {after:9.2f}")
+    print(f"wrote <task>_clean.png, <task>_input.png, <task>_restored.png and dcgan_mnist_grid.png to {args.out}/")
     return 0
 
 

@@ -202,9 +202,14 @@ def test_demo_writes_pictures(tmp_path):
     result = cli("demo", "--out", tmp_path / "demo")
     assert result.returncode == 0, result.stderr
     names = sorted(p.name for p in (tmp_path / "demo").iterdir())
-    assert names == ["camera_clean.png", "camera_noisy.png", "camera_restored.png", "dcgan_mnist_grid.png"]
-    clean, noisy, restored = (read_image(tmp_path / "demo" / f"camera_{n}.png").pixels for n in ("clean", "noisy", "restored"))
-    assert psnr(restored, clean) > psnr(noisy, clean) + 6
+    tasks = ["deblur", "denoise", "denoise_color", "inpaint", "jpeg", "sr_x4"]
+    assert names == sorted([f"{t}_{n}.png" for t in tasks for n in ("clean", "input", "restored")]
+                           + ["dcgan_mnist_grid.png"])
+    for task, gain in (("denoise", 6), ("denoise_color", 4), ("deblur", 2)):
+        clean, degraded, restored = (read_image(tmp_path / "demo" / f"{task}_{n}.png").pixels
+                                     for n in ("clean", "input", "restored"))
+        assert psnr(restored, clean) > psnr(degraded, clean) + gain, task
+    assert read_image(tmp_path / "demo" / "sr_x4_restored.png").size == (512, 512)
     assert "dB" in result.stdout and str(tmp_path / "demo") in result.stdout
 
 
