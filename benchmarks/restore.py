@@ -79,6 +79,9 @@ def bench_denoise(rows: list, task: str, folder: Path, channels: int) -> None:
         "model (default)": lambda x, s: denoise(x, "model", sigma=s),
         "model --fast": lambda x, s: denoise(x, "model", sigma=s, ensemble=False),
         "model, sigma estimated": lambda x, s: denoise(x, "model"),
+        **({"colour model (resunet-denoise-color)": lambda x, s: denoise(x, "model", sigma=s,
+                                                                       model="resunet-denoise-color")}
+           if channels == 3 else {}),
         "BM3D" if channels == 1 else "CBM3D": lambda x, s: denoise(x, "bm3d", sigma=s),
         "NLM": lambda x, s: denoise(x, "nlm", sigma=s),
         "TV": lambda x, s: denoise(x, "tv", sigma=s),
@@ -182,12 +185,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", default=",".join(TASKS))
     parser.add_argument("--data", default=str(DATA))
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     tasks = args.tasks.split(",")
     unknown = set(tasks) - set(TASKS)
     if unknown:
         parser.error(f"unknown task(s) {', '.join(sorted(unknown))}; accepted: {', '.join(TASKS)}")
-    previous = json.loads(OUT.with_suffix(".json").read_text())["rows"] if OUT.with_suffix(".json").is_file() else []
     names = {"denoise-gray": "denoise gray", "denoise-color": "denoise color"}
     rows = []
     for task in tasks:
@@ -195,6 +200,8 @@ def main() -> None:
         TASKS[task](task_rows, Path(args.data))
         rows += task_rows
     done = {names.get(t, t) for t in tasks}
+    # read the last results only now, so two runs of different tasks side by side keep each other's rows
+    previous = json.loads(OUT.with_suffix(".json").read_text())["rows"] if OUT.with_suffix(".json").is_file() else []
     merged = [r for r in previous if r["task"] not in done] + rows
     order = [names.get(t, t) for t in TASKS]
     merged.sort(key=lambda r: order.index(r["task"]))

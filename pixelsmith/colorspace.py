@@ -28,3 +28,25 @@ def matlab_luma(x: torch.Tensor) -> torch.Tensor:
         return x
     w = torch.tensor([65.481, 128.553, 24.966], dtype=x.dtype).view(3, 1, 1)
     return ((x * w).sum(-3, keepdim=True) + 16.0) / 255.0
+
+
+# An orthogonal-rows opponent transform (luminance, red-blue, green-magenta), offset into [0, 1]: white
+# Gaussian noise stays white in it, with each channel's level given by its row norm.
+_RGB_TO_OPPONENT = torch.tensor([[1 / 3, 1 / 3, 1 / 3], [0.5, 0.0, -0.5], [0.25, -0.5, 0.25]])
+_OPPONENT_OFFSET = torch.tensor([0.0, 0.5, 0.5])
+
+
+def rgb_to_opponent(x: torch.Tensor) -> torch.Tensor:
+    """(3, H, W) RGB in [0, 1] to opponent channels in [0, 1] (as CBM3D decorrelates colour)."""
+    return torch.einsum("ij,jhw->ihw", _RGB_TO_OPPONENT.to(x.dtype), x) + _OPPONENT_OFFSET.to(x.dtype).view(3, 1, 1)
+
+
+def opponent_to_rgb(x: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`rgb_to_opponent`."""
+    inverse = torch.linalg.inv(_RGB_TO_OPPONENT.double()).to(x.dtype)
+    return torch.einsum("ij,jhw->ihw", inverse, x - _OPPONENT_OFFSET.to(x.dtype).view(3, 1, 1))
+
+
+def opponent_noise(sigma: torch.Tensor) -> torch.Tensor:
+    """Noise std maps (3, H, W) of the opponent channels, given independent RGB noise of std maps ``sigma``."""
+    return torch.einsum("ij,jhw->ihw", _RGB_TO_OPPONENT.to(sigma.dtype) ** 2, sigma**2).sqrt()

@@ -8,14 +8,16 @@ import torch.nn as nn
 
 from pixelsmith import PixelsmithError, UsageError
 from pixelsmith.baselines import estimate_sigmas
-from pixelsmith.colorspace import rgb_to_ycbcr, ycbcr_to_rgb
+from pixelsmith.colorspace import opponent_noise, opponent_to_rgb, rgb_to_opponent, rgb_to_ycbcr, ycbcr_to_rgb
 from pixelsmith.hub import from_pretrained, read_config
 from pixelsmith.methods import METHODS, TASKS
 from pixelsmith.pipelines.tiling import apply_model, model_channels, run_tiled
 
 # Bundled defaults per task and colour mode. Super-resolution and deblurring are plug-and-play with the denoiser.
+# Colour denoising defaults to the gray model on opponent channels: on mcmaster it measured above the colour model
+# (trained on 39 images only) in the float protocol and above CBM3D in both; see the README.
 DEFAULT_MODELS = {
-    "denoise": {1: "resunet-denoise-gray", 3: "resunet-denoise-color"},
+    "denoise": {1: "resunet-denoise-gray", 3: "resunet-denoise-gray"},
     "jpeg": {1: "resunet-jpeg-gray", 3: "resunet-jpeg-gray"},
     "inpaint": {1: "resunet-inpaint", 3: "resunet-inpaint"},
 }
@@ -73,9 +75,17 @@ def noise_map(x: torch.Tensor, sigma: float | torch.Tensor | None) -> torch.Tens
 
 def denoise_with(net: nn.Module, x: torch.Tensor, sigma: float | torch.Tensor | None, bf16: bool = True,
                  ensemble: bool = False) -> torch.Tensor:
-    """Denoise with a given model: a noise-map model gets the level map (/255), a blind one ignores it."""
-    cond = noise_map(x, sigma) / 255.0 if net.config["args"].get("cond_channels", 0) else None
-    return apply_model(net, x, cond, bf16=bf16, ensemble=ensemble)
+    """Denoise with a given model: a noise-map model gets the level map (/255), a blind one ignores it.
+    A gray noise-map model given a colour image denoises its three opponent channels (luminance, red-blue,
+    green-magenta), where RGB noise stays white at known levels, as CBM3D does."""
+    conditioned = net.config["args"].get("cond_channels", 0) > 0
+    if not conditioned:
+        return apply_model(net, x, None, bf16=bf16, ensemble=ensemble)
+    levels = noise_map(x, sigma)
+    if x.shape[0] == 3 and model_channels(net) == 1:
+        restored = apply_model(net, rgb_to_opponent(x), opponent_noise(levels) / 255.0, bf16=bf16, ensemble=ensemble)
+        return opponent_to_rgb(restored).clamp(0, 1)
+    return apply_model(net, x, levels / 255.0, bf16=bf16, ensemble=ensemble)
 
 
 # ---- denoise -------------------------------------------------------------------------------------------
@@ -234,8 +244,9 @@ _IJG_LUMA = [16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14,
 
 def remove_jpeg_artifacts(x: torch.Tensor, quality: int, method: str = "model", model: str | None = None,
                           bf16: bool = True) -> torch.Tensor:
-    """Remove blocking and ringing from a decoded JPEG (C,H,W) saved at ``quality``. Colour images are
-    restored on luma (where JPEG puts most of its error); the chroma planes are kept as decoded."""
+    """Remove blocking and ringing from a decoded JPEG (C,H,W) saved at ``quality``. Colour images are restored in
+    JPEG's own YCbCr space, each plane with the same model and quality (on live1 at q10, also restoring the chroma
+    planes instead of keeping them as decoded adds 0.24 dB of RGB PSNR and removes visible colour blocks)."""
     from pixelsmith.data.patches import jpeg_condition
 
     check_method("jpeg", method)
@@ -244,8 +255,7 @@ def remove_jpeg_artifacts(x: torch.Tensor, quality: int, method: str = "model", 
     if method == "none":
         return x
     net = load_restorer("jpeg", model, x.shape[0])
-    if x.shape[0] == 3:
-        ycc = rgb_to_ycbcr(x)
-        luma = apply_model(net, ycc[:1], jpeg_condition(quality, *x.shape[-2:]), bf16=bf16)
-        return ycbcr_to_rgb(torch.cat([luma, ycc[1:]])).clamp(0, 1)
-    return apply_model(net, x, jpeg_condition(quality, *x.shape[-2:]), bf16=bf16)
+    cond = jpeg_condition(quality, *x.shape[-2:])
+    if x.shape[0] == 3 and model_channels(net) == 1:
+        return ycbcr_to_rgb(apply_model(net, rgb_to_ycbcr(x), cond, bf16=bf16)).clamp(0, 1)
+    return apply_model(net, x, cond, bf16=bf16)
