@@ -64,10 +64,11 @@ def nlm_denoise(x: torch.Tensor, sigma: float) -> torch.Tensor:
 
 
 def tv_denoise(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Total-variation denoising (Chambolle); weight = 1.1 * sigma, chosen on train400 crops at sigma 15-50."""
+    """Total-variation denoising (Chambolle); weight = 0.7 * sigma, the best factor on train400 crops at sigma
+    15 and 25 (0.9 at 50; `benchmarks/tune_tv.py`)."""
     from skimage.restoration import denoise_tv_chambolle
 
-    out = denoise_tv_chambolle(_hwc(x), weight=1.1 * sigma / 255.0, channel_axis=-1)
+    out = denoise_tv_chambolle(_hwc(x), weight=0.7 * sigma / 255.0, channel_axis=-1)
     return _chw(out, x.shape[0])
 
 

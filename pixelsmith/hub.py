@@ -112,17 +112,20 @@ def transplant(source: nn.Module, target: nn.Module) -> nn.Module:
     are copied; others go through ``target.adapt_parameter(name, tensor, source.config)`` when the model
     defines it (e.g. a gray model's weights starting a colour one); anything else is a one-line error."""
     src, dst = source.state_dict(), target.state_dict()
-    missing = sorted(set(dst) - set(src))
+    rename = getattr(target, "source_name", lambda name, names: name)
+    names = {name: rename(name, set(src)) for name in dst}
+    missing = sorted(n for n in names.values() if n not in src)
     if missing:
         raise PixelsmithError(f"cannot start from this model: it has no '{missing[0]}' (different architecture)")
     new = {}
     for name, value in dst.items():
-        if src[name].shape == value.shape:
-            new[name] = src[name]
+        old = src[names[name]]
+        if old.shape == value.shape:
+            new[name] = old
         elif hasattr(target, "adapt_parameter"):
-            new[name] = target.adapt_parameter(name, src[name], source.config)
+            new[name] = target.adapt_parameter(name, old, source.config)
         else:
-            raise PixelsmithError(f"cannot start from this model: '{name}' is {tuple(src[name].shape)}, "
+            raise PixelsmithError(f"cannot start from this model: '{name}' is {tuple(old.shape)}, "
                                   f"needs {tuple(value.shape)}")
     target.load_state_dict(new)
     return target

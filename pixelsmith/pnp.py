@@ -70,17 +70,20 @@ def data_step(z: torch.Tensor, otf: torch.Tensor, fbfy: torch.Tensor, alpha: flo
 def masked_data_step(z: torch.Tensor, otf: torch.Tensor, y_ext: torch.Tensor, known: torch.Tensor, alpha: float,
                      iterations: int = 30) -> torch.Tensor:
     """argmin_x ||M(y - x * k)||² + alpha ||x - z||², where M keeps only the observed pixels: conjugate
-    gradients with Fourier-domain convolutions, started from z. With the observation in the middle of a
-    larger unknown canvas, no boundary condition is assumed at all (the image's true surroundings are solved
-    for, not guessed), which removes the ringing a circular or reflective model leaves at the borders."""
+    gradients with real-FFT convolutions in float32, started from z (the previous iterate; 10 steps instead
+    of 30 lose 0.3-0.6 dB on set12). With the observation in the middle of a larger unknown
+    canvas, no boundary condition is assumed at all (the image's true surroundings are solved for, not
+    guessed), which removes the ringing a circular or reflective model leaves at the borders. ``otf`` is
+    the half spectrum of ``fft.rfft2``."""
+    shape = z.shape[-2:]
+
     def conv(v, h):
-        return fft.ifft2(h * fft.fft2(v)).real
+        return fft.irfft2(h * fft.rfft2(v), s=shape)
 
     def normal(v):
         return conv(known * conv(v, otf), otf.conj()) + alpha * v
 
-    z = z.double()
-    b = conv(known * y_ext.double(), otf.conj()) + alpha * z
+    b = conv(known * y_ext, otf.conj()) + alpha * z
     x = z.clone()
     r = b - normal(x)
     p = r.clone()
@@ -93,7 +96,7 @@ def masked_data_step(z: torch.Tensor, otf: torch.Tensor, y_ext: torch.Tensor, kn
         rs_new = (r * r).sum((-2, -1), keepdim=True)
         p = r + (rs_new / rs.clamp_min(1e-30)) * p
         rs = rs_new
-    return x.float()
+    return x
 
 
 def hqs(y: torch.Tensor, denoiser: Denoiser, scale: int = 1, kernel: torch.Tensor | None = None,
@@ -119,12 +122,14 @@ def hqs(y: torch.Tensor, denoiser: Denoiser, scale: int = 1, kernel: torch.Tenso
         otf = kernel_to_otf(kernel, (H, W))
     boundary_free = kernel is not None and scale == 1 and pad > 0
     if boundary_free:
-        known = torch.zeros(1, 1, H, W, dtype=torch.float64)
+        known = torch.zeros(1, 1, H, W)
         known[..., pad:pad + h, pad:pad + w] = 1
-        y_ext = F.pad(y, (pad, pad, pad, pad))
-    up = torch.zeros(n, c, H, W, dtype=torch.float64)
-    up[..., ::scale, ::scale] = yp.double()
-    fbfy = otf.conj() * fft.fft2(up)
+        y_ext = F.pad(y, (pad, pad, pad, pad)).float()
+        half_otf = otf[..., : W // 2 + 1].to(torch.complex64)
+    if not boundary_free:
+        up = torch.zeros(n, c, H, W, dtype=torch.float64)
+        up[..., ::scale, ::scale] = yp.double()
+        fbfy = otf.conj() * fft.fft2(up)
     if scale > 1:
         x = F.interpolate(yp, scale_factor=scale, mode="bicubic", align_corners=False)
     else:
@@ -135,7 +140,7 @@ def hqs(y: torch.Tensor, denoiser: Denoiser, scale: int = 1, kernel: torch.Tenso
     for i, sigma in enumerate(sigmas):
         alpha = lam * noise_level**2 / (sigma / 255) ** 2
         if boundary_free:
-            x = masked_data_step(x, otf, y_ext, known, alpha)
+            x = masked_data_step(x.float(), half_otf, y_ext, known, alpha)
         else:
             x = data_step(x, otf, fbfy, alpha, scale)
         k = i % 8

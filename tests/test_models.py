@@ -136,8 +136,13 @@ def test_inpainting_model_keeps_known_pixels_and_ignores_the_holes():
         a, b = model(x, mask), model(other, mask)
     known = (mask == 0).expand_as(x)
     assert torch.equal(a[known], x[known])  # exactly, not approximately
-    assert torch.equal(a, b)  # what lies under the hole cannot leak into the result
+    assert (a - b).abs().max() < 1e-4  # what lies under the hole does not leak into the result
     assert (a[~known] - x[~known]).abs().mean() > 0.01  # the hole is filled with something new
+    # ... except where the input has no known pixel at all: then the input's own values are the starting fill
+    everywhere = torch.ones(1, 1, 40, 52)
+    with torch.no_grad():
+        grey, white = model(torch.full_like(x, 0.5), everywhere), model(torch.ones_like(x), everywhere)
+    assert (white - grey).mean() > 0.3
 
 
 def test_bundled_restorers_match_their_tasks():
@@ -190,6 +195,39 @@ def test_transplant_keeps_an_existing_condition(tmp_path):
         assert (colour(x.expand(-1, 3, -1, -1), cond) - source(x, cond)).abs().max() < 1e-5
         # the map still matters: the source's conditioning weights were carried over, not zeroed
         assert (colour(x.expand(-1, 3, -1, -1), cond) - colour(x.expand(-1, 3, -1, -1), 1 - cond)).abs().max() > 1e-3
+
+
+def test_transplant_plain_into_gated_computes_the_same_function(tmp_path):
+    """A plain convolution W becomes a gated one with features 2W and a zero gate: the same output."""
+    from pixelsmith.hub import transplant
+
+    source = _save_small(tmp_path, cond_channels=1)
+    x = torch.rand(1, 1, 32, 48, generator=torch.Generator().manual_seed(6))
+    cond = torch.rand(1, 1, 32, 48, generator=torch.Generator().manual_seed(7))
+    gated = transplant(source, create_model("resunet", **SMALL["resunet"], cond_channels=1, gated=True)).eval()
+    assert any(name.endswith(".conv.weight") for name in gated.state_dict())
+    with torch.no_grad():
+        assert (gated(x, cond) - source(x, cond)).abs().max() < 1e-5
+
+
+def test_inpainting_model_started_from_a_denoiser_returns_the_smooth_fill(tmp_path):
+    """The denoiser's noise-map input does not carry over to the hole mask (another meaning), and on a smooth
+    fill of its own holes the network starts close to that fill."""
+    from pixelsmith.hub import transplant
+    from pixelsmith.nn import pull_push_fill
+
+    source = _save_small(tmp_path, cond_channels=1)
+    model = transplant(source, create_model("resunet", **SMALL["resunet"], channels=3, cond_channels=1,
+                                            gated=True, inpaint=True)).eval()
+    assert model.state_dict()["head.conv.weight"][:, 12:].abs().max() == 0  # mask channel starts at zero
+    x = torch.rand(1, 1, 40, 56, generator=torch.Generator().manual_seed(8)).expand(-1, 3, -1, -1)
+    mask = torch.zeros(1, 1, 40, 56)
+    mask[..., 8:30, 10:40] = 1
+    with torch.no_grad():
+        out = model(x, mask)
+        fill = pull_push_fill(x * (1 - mask), mask)
+        expected = source(fill[:, :1], torch.zeros_like(mask))  # the source denoiser applied to the fill
+    assert (out[:, :1] - torch.where(mask > 0, expected, x[:, :1])).abs().max() < 1e-5
 
 
 def test_transplant_refuses_other_architectures(tmp_path):

@@ -45,3 +45,24 @@ def test_gated_resblock_starts_as_identity():
     block = ResBlock(4, gated=True)
     x = torch.randn(1, 4, 8, 8)
     assert isinstance(block.conv1, GatedConv2d) and torch.equal(block(x), x)
+
+
+def test_pull_push_fill_keeps_known_pixels_and_fills_holes_smoothly():
+    from pixelsmith.nn import pull_push_fill
+
+    h, w = 37, 53  # odd sizes: the pyramid must round up
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, h), torch.linspace(0, 1, w), indexing="ij")
+    ramp = (0.2 + 0.5 * xx + 0.2 * yy)[None, None].repeat(1, 2, 1, 1)
+    hole = torch.zeros(1, 1, h, w)
+    hole[..., 10:25, 15:40] = 1
+    filled = pull_push_fill(ramp * (1 - hole), hole)
+    assert filled.shape == ramp.shape
+    assert torch.equal(filled[(hole == 0).expand_as(ramp)], ramp[(hole == 0).expand_as(ramp)])
+    inside = (hole > 0).expand_as(ramp)
+    error = (filled[inside] - ramp[inside]).abs()
+    assert error.mean() < 0.03 and error.max() < 0.1  # close to the ramp it interrupts (range 0.2-0.9)
+    assert filled[inside].min() >= ramp.min() - 1e-6 and filled[inside].max() <= ramp.max() + 1e-6
+    # a constant image is filled with that constant, and a missing 70% of random pixels is no problem
+    g = torch.Generator().manual_seed(0)
+    sparse = (torch.rand(1, 1, h, w, generator=g) < 0.7).float()
+    assert (pull_push_fill(torch.full((1, 3, h, w), 0.4) * (1 - sparse), sparse) - 0.4).abs().max() < 1e-6

@@ -8,7 +8,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from pixelsmith import PixelsmithError
-from pixelsmith.nn import GatedConv2d, ResBlock, init_weights, pad_to_multiple
+from pixelsmith.nn import GatedConv2d, ResBlock, init_weights, pad_to_multiple, pull_push_fill
 from pixelsmith.registry import register_model
 
 
@@ -19,8 +19,10 @@ class ResUNet(nn.Module):
     widest level runs on a quarter of the pixels; levels of bias-free residual blocks follow, with strided-conv
     downsampling and transposed-conv upsampling joined by additive skips. ``gated=True`` uses gated
     convolutions (Yu et al. 2019) in the head and in every residual block, so the network can learn where
-    the input is missing. ``inpaint=True`` treats the conditioning map as a hole mask (1 = missing) and keeps
-    the known pixels of the input unchanged.
+    the input is missing. ``inpaint=True`` treats the conditioning map as a hole mask (1 = missing): the holes
+    are first filled smoothly from the known pixels (``pull_push_fill``; what the input holds in a hole only
+    counts where an input has no known pixel at all), the network corrects that fill (so an untrained network
+    is already a classical inpainter), and the known pixels of the input are kept unchanged.
     """
 
     def __init__(self, channels: int = 1, widths: tuple[int, ...] = (48, 96, 192), blocks: int = 2,
@@ -62,7 +64,8 @@ class ResUNet(nn.Module):
                 raise PixelsmithError(f"this model needs a {self.cond_channels}-channel conditioning map of the "
                                       f"image's size, got {None if cond is None else tuple(cond.shape)}")
             if self.inpaint:
-                x = x * (1 - cond)
+                known = x * (1 - cond)
+                x = pull_push_fill(x, cond)
             inputs = torch.cat([x, cond.to(x.dtype)], 1)
         else:
             inputs = x
@@ -79,29 +82,43 @@ class ResUNet(nn.Module):
         residual = F.pixel_shuffle(self.tail(y), 2)[..., :h, :w]
         out = x - residual.to(x.dtype)
         if self.inpaint:
-            out = x * (1 - cond) + out * cond
+            out = known + out * cond
         return out
 
+    def source_name(self, name: str, source_names: set[str]) -> str:
+        """The name of the parameter of another ResUNet that starts ``name``: a gated convolution
+        (``head.conv.weight``) starts from the plain one (``head.weight``) of a model without gates."""
+        if name not in source_names and name.endswith(".conv.weight"):
+            return name.removesuffix(".conv.weight") + ".weight"
+        return name
+
     def adapt_parameter(self, name: str, value: torch.Tensor, source_config: dict) -> torch.Tensor:
-        """Turn a parameter of another ResUNet (fewer image or conditioning channels) into one of this model:
-        gray head/tail weights are shared across colours, new conditioning inputs start at zero."""
+        """Turn a parameter of another ResUNet (fewer image channels, other conditioning, no gates) into one
+        of this model: gray head/tail weights are shared across colours; conditioning inputs of another
+        meaning (a hole mask after a noise map) or new ones start at zero; a plain convolution W becomes a
+        gated one with features 2W and a zero gate (sigmoid 0 = 1/2), the same function."""
         target = self.state_dict()[name]
         args = source_config.get("args", {})
         c_old, k_old = args.get("channels", 1), args.get("cond_channels", 0)
         c, k = self.channels, self.cond_channels
         if c_old not in (1, c) or value.ndim != 4:
             raise PixelsmithError(f"cannot adapt '{name}' of shape {tuple(value.shape)} to {tuple(target.shape)}")
+        gated = name.endswith(".conv.weight") and target.shape[0] == 2 * value.shape[0]
+        if gated:
+            target = target[: value.shape[0]]
         repeat = c // c_old
-        if name == "head.weight":
+        if name.startswith("head."):
             out = torch.zeros_like(target)
-            image = value[:, :c_old * 4].repeat(1, repeat, 1, 1) / repeat
-            out[:, :c * 4] = image
-            if k_old == k:
+            out[:, :c * 4] = value[:, :c_old * 4].repeat(1, repeat, 1, 1) / repeat
+            if k_old == k and bool(args.get("inpaint", False)) == self.inpaint:
                 out[:, c * 4:] = value[:, c_old * 4:]
-            return out
-        if name == "tail.weight":
-            return value.repeat(repeat, 1, 1, 1)
-        raise PixelsmithError(f"cannot adapt '{name}' of shape {tuple(value.shape)} to {tuple(target.shape)}")
+        elif name == "tail.weight":
+            out = value.repeat(repeat, 1, 1, 1)
+        elif gated and value.shape == target.shape:
+            out = value
+        else:
+            raise PixelsmithError(f"cannot adapt '{name}' of shape {tuple(value.shape)} to {tuple(target.shape)}")
+        return torch.cat([2 * out, torch.zeros_like(out)]) if gated else out
 
 
 @register_model("resunet", task="restore")

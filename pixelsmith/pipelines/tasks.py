@@ -119,8 +119,12 @@ def inpaint(x: torch.Tensor, mask: torch.Tensor, method: str = "model", model: s
         raise UsageError(f"mask of shape {tuple(mask.shape)} does not match the image's {tuple(x.shape[-2:])}")
     mask = (mask > 0.5).float()
     if method == "model":
+        from pixelsmith.nn import pull_push_fill
+
         net = load_restorer("inpaint", model, x.shape[0])
-        out = apply_model(net, x, mask, bf16=bf16, tile=768, overlap=128)
+        # A fill of the whole image first, so a tile that lies inside a large hole starts from it, not from black.
+        filled = pull_push_fill((x * (1 - mask))[None], mask[None])[0]
+        out = apply_model(net, filled, mask, bf16=bf16, tile=768, overlap=128)
     elif method == "dip":
         from pixelsmith.dip import deep_image_prior
 
