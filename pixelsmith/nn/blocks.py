@@ -46,7 +46,7 @@ def init_weights(module: nn.Module) -> None:
                 nn.init.zeros_(m.bias)
 
 
-def pull_push_fill(x: torch.Tensor, hole: torch.Tensor, smoothing: int = 8) -> torch.Tensor:
+def pull_push_fill(x: torch.Tensor, hole: torch.Tensor, smoothing: int = 8, levels: int = 12) -> torch.Tensor:
     """Fill the holes of ``x`` (``hole`` = 1 where missing) smoothly from the known pixels: pull-push
     interpolation (Gortler et al. 1996) with a few Jacobi sweeps of Laplace's equation at every level on the
     way back up, i.e. a multigrid approximation of harmonic inpainting. Values are averaged down a pyramid
@@ -54,24 +54,25 @@ def pull_push_fill(x: torch.Tensor, hole: torch.Tensor, smoothing: int = 8) -> t
     keeps what it knows and relaxes the rest towards the mean of its four neighbours. Known pixels weigh 1
     and are returned unchanged; hole pixels weigh 1e-12, so what ``x`` holds there only counts where a
     region has no known pixel at all (a tile inside a large hole keeps a fill made from the whole image).
-    O(pixels), any size, no parameters. Computed in float32."""
+    O(pixels), any size, no parameters. Computed in float32. The pyramid has a fixed number of ``levels``
+    (a side of 4096 reaches 1 pixel; a level of 1 pixel stays 1 pixel), so an ONNX export traced at one size
+    computes the same at every size."""
     with torch.autocast(x.device.type, enabled=False):
         hole = hole.float().expand_as(x[:, :1])
         weight = 1 - hole + 1e-12 * hole
         values, weights = [x.float()], [weight]
-        while min(values[-1].shape[-2:]) > 1:  # pull: weighted means, weights summed and capped at 1
+        for _ in range(levels):  # pull: weighted means, weights summed and capped at 1
             total = F.avg_pool2d(weights[-1], 2, ceil_mode=True) * 4
             values.append(F.avg_pool2d(values[-1] * weights[-1], 2, ceil_mode=True) * 4 / total.clamp_min(1e-30))
             weights.append(total.clamp(max=1))
-        neighbours = x.new_tensor([[0, 1, 0], [1, 0, 1], [0, 1, 0]], dtype=torch.float32) / 4
-        neighbours = neighbours.expand(x.shape[1], 1, 3, 3)
         filled = values[-1]
         for value, weight in zip(reversed(values[:-1]), reversed(weights[:-1])):  # push, then relax
             h, w = value.shape[-2:]
             coarse = F.interpolate(filled, scale_factor=2, mode="bilinear", align_corners=False)[..., :h, :w]
             filled = value * weight + coarse * (1 - weight)
             for _ in range(smoothing):
-                mean = F.conv2d(F.pad(filled, (1, 1, 1, 1), mode="replicate"), neighbours, groups=x.shape[1])
+                p = F.pad(filled, (1, 1, 1, 1), mode="replicate")
+                mean = (p[..., :-2, 1:-1] + p[..., 2:, 1:-1] + p[..., 1:-1, :-2] + p[..., 1:-1, 2:]) / 4
                 filled = value * weight + mean * (1 - weight)
     return filled.to(x.dtype)
 
