@@ -6,7 +6,9 @@ all in one run, on the development sets in ../shared/data (none of them used to 
 Settings and protocols
 - denoise-gray: set12, sigma 15/25/50; denoise-color: mcmaster, sigma 15/25/50. Two protocols: 'float' is the
   literature's (noise added in float, neither clipped nor quantised), 'realistic' clips to [0, 1] and quantises to
-  8 bits as users' files are. Methods get the true sigma; PSNR/SSIM on the whole image (RGB for colour).
+  8 bits as users' files are. Methods get the true sigma; PSNR/SSIM on the whole image (RGB for colour). For colour
+  the default is the mean of the gray model on opponent channels and the colour model on a file-like (clipped)
+  input, 4 flips of the opponent path on an unclipped one; both single paths are listed too.
 - sr: set14 downscaled by MATLAB-style antialiased bicubic x2/x3/x4 (HR cropped to a multiple of the scale); PSNR/SSIM
   on the Y channel (MATLAB rgb2ycbcr) with a border of `scale` pixels cropped, as SR papers do.
 - jpeg: live1 compressed by libjpeg (Pillow, 4:2:0) at q10/20/30/40, quality given; PSNR/SSIM on Y, whole image
@@ -79,7 +81,8 @@ def bench_denoise(rows: list, task: str, folder: Path, channels: int) -> None:
         "model (default)": lambda x, s: denoise(x, "model", sigma=s),
         "model --fast": lambda x, s: denoise(x, "model", sigma=s, ensemble=False),
         "model, sigma estimated": lambda x, s: denoise(x, "model"),
-        **({"colour model (resunet-denoise-color)": lambda x, s: denoise(x, "model", sigma=s,
+        **({"gray model, opponent channels": lambda x, s: denoise(x, "model", sigma=s, model="resunet-denoise-gray"),
+            "colour model (resunet-denoise-color)": lambda x, s: denoise(x, "model", sigma=s,
                                                                        model="resunet-denoise-color")}
            if channels == 3 else {}),
         "BM3D" if channels == 1 else "CBM3D": lambda x, s: denoise(x, "bm3d", sigma=s),
@@ -195,22 +198,26 @@ def main() -> None:
     unknown = set(tasks) - set(TASKS)
     if unknown:
         parser.error(f"unknown task(s) {', '.join(sorted(unknown))}; accepted: {', '.join(TASKS)}")
-    names = {"denoise-gray": "denoise gray", "denoise-color": "denoise color"}
-    rows = []
-    for task in tasks:
-        task_rows = []
-        TASKS[task](task_rows, Path(args.data))
-        rows += task_rows
-    done = {names.get(t, t) for t in tasks}
-    # read the last results only now, so two runs of different tasks side by side keep each other's rows
-    previous = json.loads(OUT.with_suffix(".json").read_text())["rows"] if OUT.with_suffix(".json").is_file() else []
-    merged = [r for r in previous if r["task"] not in done] + rows
-    order = [names.get(t, t) for t in TASKS]
-    merged.sort(key=lambda r: order.index(r["task"]))
     meta = {"torch": torch.__version__, "threads": torch.get_num_threads(),
             "cpu": platform.processor() or platform.machine(), "command": "python benchmarks/restore.py"}
-    print("\n" + write_tables(merged, meta))
+    for task in tasks:  # each task's rows are written as soon as it is done, so a stopped run keeps them
+        rows = []
+        TASKS[task](rows, Path(args.data))
+        table = merge_and_write(rows, {NAMES.get(task, task)}, meta)
+    print("\n" + table)
 
+
+NAMES = {"denoise-gray": "denoise gray", "denoise-color": "denoise color"}
+
+
+def merge_and_write(rows: list, done: set, meta: dict) -> str:
+    """Replace the rows of the tasks in ``done`` in the saved results (re-read now, so runs of other tasks side
+    by side keep theirs) and write the JSON and markdown."""
+    previous = json.loads(OUT.with_suffix(".json").read_text())["rows"] if OUT.with_suffix(".json").is_file() else []
+    merged = [r for r in previous if r["task"] not in done] + rows
+    order = [NAMES.get(t, t) for t in TASKS]
+    merged.sort(key=lambda r: order.index(r["task"]))
+    return write_tables(merged, meta)
 
 if __name__ == "__main__":
     main()

@@ -42,6 +42,22 @@ def test_colour_denoiser_beats_nlm_by_a_decibel(astronaut):
     assert ours > psnr(T.denoise(noisy, "nlm", sigma=25), astronaut) + 1  # measured +2.8 dB
 
 
+def test_clipped_colour_noise_gets_both_models_and_unclipped_the_flips(astronaut):
+    """A colour file (values in [0, 1]) averages the opponent path and the colour model, one pass each, and
+    scores above either alone; unclipped noise (values outside [0, 1]) takes 4 flips of the opponent path."""
+    needs_trained("resunet-denoise-color")
+    gray, colour = T.load_restorer("denoise", None, 3), T.load_restorer("denoise", T.COLOUR_DENOISER, 3)
+    clipped = D.add_gaussian_noise(astronaut, 30, gen(4), clip=True, quantize=True)
+    default = T.denoise(clipped, sigma=30)
+    alone = [T.denoise_with(net, clipped, 30) for net in (gray, colour)]
+    assert torch.allclose(default, (alone[0] + alone[1]) / 2, atol=1e-6)
+    assert psnr(default, astronaut) > max(psnr(a, astronaut) for a in alone) + 0.05  # measured +0.09 dB
+    unclipped = D.add_gaussian_noise(astronaut, 30, gen(4))
+    assert unclipped.min() < 0 and unclipped.max() > 1
+    assert torch.allclose(T.denoise(unclipped, sigma=30), T.denoise_with(gray, unclipped, 30, ensemble=True),
+                          atol=1e-6)
+
+
 def test_denoiser_follows_its_noise_map(camera):
     """A noise-map model smooths as much as it is told: the true level is best, too low leaves noise, too
     high smooths detail away (measured 29.5 dB at the true 25, 22.3 at 5, 25.6 at 50)."""
