@@ -67,19 +67,6 @@ def astronaut() -> torch.Tensor:
     return torch.from_numpy(data.astronaut()[40:136, 160:288].copy()).permute(2, 0, 1).float() / 255.0
 
 
-def is_placeholder(name: str) -> bool:
-    """True while a bundled model still holds placeholder (untrained or partly trained) weights."""
-    from pixelsmith.hub import read_config
-
-    return read_config(name).get("metadata", {}).get("description") == "placeholder"
-
-
-def needs_trained(name: str) -> None:
-    """Skip a quality test that only a fully trained model can pass while the bundled one is a placeholder."""
-    if is_placeholder(name):
-        pytest.skip(f"{name} holds placeholder weights; this checks the trained model")
-
-
 def run_main(capsys, *args) -> tuple[int, str, str]:
     """Run the CLI in this process (no interpreter start-up): exit status, stdout, stderr."""
     from pixelsmith.cli import main

@@ -6,7 +6,6 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import needs_trained
 from pixelsmith import PixelsmithError, UsageError
 from pixelsmith import degradations as D
 from pixelsmith.colorspace import rgb_to_ycbcr
@@ -36,7 +35,6 @@ def test_denoiser_beats_nlm_by_a_decibel(camera):
 
 
 def test_colour_denoiser_beats_nlm_by_a_decibel(astronaut):
-    needs_trained("resunet-denoise-color")
     noisy = D.add_gaussian_noise(astronaut, 25, gen(0), clip=True, quantize=True)
     ours = psnr(T.denoise(noisy, sigma=25, ensemble=False), astronaut)
     assert ours > psnr(T.denoise(noisy, "nlm", sigma=25), astronaut) + 1  # measured +2.8 dB
@@ -45,7 +43,6 @@ def test_colour_denoiser_beats_nlm_by_a_decibel(astronaut):
 def test_clipped_colour_noise_gets_both_models_and_unclipped_the_flips(astronaut):
     """A colour file (values in [0, 1]) averages the opponent path and the colour model, one pass each, and
     scores above either alone; unclipped noise (values outside [0, 1]) takes 4 flips of the opponent path."""
-    needs_trained("resunet-denoise-color")
     gray, colour = T.load_restorer("denoise", None, 3), T.load_restorer("denoise", T.COLOUR_DENOISER, 3)
     clipped = D.add_gaussian_noise(astronaut, 30, gen(4), clip=True, quantize=True)
     default = T.denoise(clipped, sigma=30)
@@ -61,7 +58,6 @@ def test_clipped_colour_noise_gets_both_models_and_unclipped_the_flips(astronaut
 def test_denoiser_follows_its_noise_map(camera):
     """A noise-map model smooths as much as it is told: the true level is best, too low leaves noise, too
     high smooths detail away (measured 29.5 dB at the true 25, 22.3 at 5, 25.6 at 50)."""
-    needs_trained("resunet-denoise-gray")
     clean = camera[:, 128:256, 128:256]
     noisy = D.add_gaussian_noise(clean, 25, gen(1))
     scores = {s: psnr(T.denoise(noisy, sigma=s, ensemble=False), clean).item() for s in (5, 25, 50)}
@@ -175,6 +171,27 @@ def test_inpainting_model_contract(astronaut):
     assert gray.shape == (1, 96, 128) and torch.equal(gray[known[:1]], astronaut[:1][known[:1]])
 
 
+def test_inpainting_model_beats_biharmonic_on_missing_pixels(camera):
+    clean = camera[:, 100:228, 100:228]
+    mask = D.pixel_mask(128, 128, gen(2), 0.6)
+    ours = psnr(T.inpaint(clean * (1 - mask), mask, ensemble=False), clean)
+    assert ours > psnr(T.inpaint(clean * (1 - mask), mask, "biharmonic"), clean) + 1  # measured +1.7 dB
+
+
+def test_inpainting_a_hole_larger_than_a_tile_starts_from_the_whole_image_fill(monkeypatch):
+    """A tile inside a hole has no known pixel of its own: it must start from the whole image's fill (here
+    the colour around the hole), not from black."""
+    from pixelsmith.pipelines import tiling
+
+    run = tiling.apply_model
+    monkeypatch.setattr(T, "apply_model", lambda *a, **k: run(*a, **{**k, "tile": 64, "overlap": 16}))
+    x = torch.full((3, 160, 160), 0.7)
+    mask = torch.zeros(1, 160, 160)
+    mask[:, 8:152, 8:152] = 1
+    out = T.inpaint(x, mask, ensemble=False)
+    assert (out - 0.7).abs().max() < 0.05
+
+
 # ---- super-resolution ----------------------------------------------------------------------------------
 def test_super_resolution_beats_bicubic(camera):
     clean = camera[:, 64:192, 192:320]
@@ -208,7 +225,6 @@ def test_deblurring_beats_wiener(camera):
 def test_deblurring_a_noisy_image_beats_wiener(camera):
     """Plug-and-play relies on the denoiser following its noise map in the early, high-sigma iterations
     (measured with the trained model: 29.4 dB, blurred 25.2, Wiener 26.8)."""
-    needs_trained("resunet-denoise-gray")
     clean = camera[:, 64:192, 192:320]
     kernel = D.gaussian_kernel(1.6)
     blurred = D.add_gaussian_noise(D.blur(clean, kernel, mode="reflect"), 2, gen(), clip=True, quantize=True)
@@ -275,7 +291,6 @@ def test_jpeg_model_contract(astronaut):
 
 
 def test_jpeg_model_removes_artifacts(camera):
-    needs_trained("resunet-jpeg-gray")
     clean = camera[:, 128:256, 128:256]
     for quality in (10, 50):
         decoded = D.jpeg_compress(clean, quality)

@@ -87,7 +87,7 @@ def restore_image(image: ImageData, opts: RestoreOptions) -> ImageData:
         x = denoise(x, opts.method, opts.sigma, opts.model, opts.bf16, opts.ensemble, **extra)
     elif opts.task == "inpaint":
         mask, from_alpha = _mask_for(image, opts)
-        x = inpaint(x, mask, opts.method, opts.model, opts.bf16, **extra)
+        x = inpaint(x, mask, opts.method, opts.model, opts.bf16, ensemble=opts.ensemble, **extra)
         alpha = None if from_alpha else alpha
     elif opts.task == "sr":
         x = super_resolve(x, opts.scale, opts.method, opts.model, opts.bf16, **extra)
