@@ -175,6 +175,27 @@ TASKS = {
 }
 
 
+CLASSICAL = {"BM3D", "CBM3D", "NLM", "TV", "wavelet", "bicubic", "lanczos", "JPEG (decoded)", "telea", "NS",
+             "biharmonic", "wiener", "richardson-lucy"}
+
+
+def summary_table(rows: list) -> str:
+    """One line per setting: the learned default (the first method listed) against the best classical method."""
+    lines = ["| task | setting | learned (default) | best classical | gain (dB) | s / MP, learned vs classical |",
+             "|---|---|---|---|---|---|"]
+    settings = dict.fromkeys((r["task"], r["setting"]) for r in rows)
+    for task, setting in settings:
+        group = [r for r in rows if (r["task"], r["setting"]) == (task, setting)]
+        learned = group[0]
+        classical = [r for r in group if r["method"] in CLASSICAL]
+        if learned["method"] in CLASSICAL or not classical:
+            continue
+        best = max(classical, key=lambda r: r["psnr"])
+        lines.append(f"| {task} | {setting} | {learned['psnr']:.2f} | {best['method']} {best['psnr']:.2f} | "
+                     f"{learned['psnr'] - best['psnr']:+.2f} | {learned['s_per_mp']:.2f} vs {best['s_per_mp']:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
 def write_tables(rows: list, meta: dict) -> str:
     header = "| task | setting | method | PSNR (dB) | SSIM | s / MP |\n|---|---|---|---|---|---|\n"
     table = header + "".join(f"| {r['task']} | {r['setting']} | {r['method']} | {r['psnr']:.2f} | {r['ssim']:.4f} | "
@@ -182,7 +203,8 @@ def write_tables(rows: list, meta: dict) -> str:
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
     OUT.with_suffix(".md").write_text("# Restoration benchmark\n\n" + __doc__.split("\n\n", 2)[2].split("Writes")[0]
-                                      + f"\n```\n{json.dumps(meta, indent=2)}\n```\n\n" + table)
+                                      + f"\n```\n{json.dumps(meta, indent=2)}\n```\n\n## Summary\n\n"
+                                      + summary_table(rows) + "\n## All methods\n\n" + table)
     return table
 
 
@@ -191,7 +213,13 @@ def main() -> None:
     parser.add_argument("--tasks", default=",".join(TASKS))
     parser.add_argument("--data", default=str(DATA))
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    parser.add_argument("--tables-only", action="store_true", help="rewrite the markdown from the saved JSON")
     args = parser.parse_args()
+    if args.tables_only:
+        saved = json.loads(OUT.with_suffix(".json").read_text())
+        write_tables(saved["rows"], saved["meta"])
+        print(summary_table(saved["rows"]))
+        return
     if args.threads:
         torch.set_num_threads(args.threads)
     tasks = args.tasks.split(",")
