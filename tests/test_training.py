@@ -111,6 +111,10 @@ WORKER = textwrap.dedent("""
     trainer.fit()
     rank = int(os.environ["RANK"])
     torch.save({k: v.detach() for k, v in trainer.model.named_parameters()}, os.path.join(sys.argv[3], f"rank{rank}.pt"))
+    # leave the group as pixelsmith.training.train does: exiting with it alive can abort in gloo's teardown
+    # ("terminate called without an active exception", seen once in CI)
+    torch.distributed.barrier()
+    torch.distributed.destroy_process_group()
 """)
 
 
