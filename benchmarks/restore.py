@@ -208,6 +208,19 @@ def write_tables(rows: list, meta: dict) -> str:
     return table
 
 
+NAMES = {"denoise-gray": "denoise gray", "denoise-color": "denoise color"}
+
+
+def merge_and_write(rows: list, done: set, meta: dict) -> str:
+    """Replace the rows of the tasks in ``done`` in the saved results (re-read now, so runs of other tasks side
+    by side keep theirs) and write the JSON and markdown."""
+    previous = json.loads(OUT.with_suffix(".json").read_text())["rows"] if OUT.with_suffix(".json").is_file() else []
+    merged = [r for r in previous if r["task"] not in done] + rows
+    order = [NAMES.get(t, t) for t in TASKS]
+    merged.sort(key=lambda r: order.index(r["task"]))
+    return write_tables(merged, meta)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", default=",".join(TASKS))
@@ -234,18 +247,6 @@ def main() -> None:
         table = merge_and_write(rows, {NAMES.get(task, task)}, meta)
     print("\n" + table)
 
-
-NAMES = {"denoise-gray": "denoise gray", "denoise-color": "denoise color"}
-
-
-def merge_and_write(rows: list, done: set, meta: dict) -> str:
-    """Replace the rows of the tasks in ``done`` in the saved results (re-read now, so runs of other tasks side
-    by side keep theirs) and write the JSON and markdown."""
-    previous = json.loads(OUT.with_suffix(".json").read_text())["rows"] if OUT.with_suffix(".json").is_file() else []
-    merged = [r for r in previous if r["task"] not in done] + rows
-    order = [NAMES.get(t, t) for t in TASKS]
-    merged.sort(key=lambda r: order.index(r["task"]))
-    return write_tables(merged, meta)
 
 if __name__ == "__main__":
     main()

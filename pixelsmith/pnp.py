@@ -143,7 +143,7 @@ def hqs(y: torch.Tensor, denoiser: Denoiser, scale: int = 1, kernel: torch.Tenso
         known[..., pad:pad + h, pad:pad + w] = 1
         y_ext = F.pad(y, (pad, pad + ew, pad, pad + eh)).float()
         half_otf = otf[..., : W // 2 + 1].to(torch.complex64)
-    if not boundary_free:
+    else:
         up = torch.zeros(n, c, H, W, dtype=torch.float64)
         up[..., ::scale, ::scale] = yp.double()
         fbfy = otf.conj() * fft.fft2(up)
