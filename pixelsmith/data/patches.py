@@ -30,14 +30,15 @@ class RestorationPatches(Dataset):
     - ``noise``: Gaussian noise of a random level in [0, sigma_max]; with ``noise_map`` the level is given to the
       model as a map (sigma / 255 per channel, sometimes varying across the patch), otherwise the condition is
       empty (a blind model). With probability ``clip_prob`` the noisy patch is clipped and quantised to 8 bits.
-    - ``jpeg``: JPEG compression at a random quality in [quality_min, quality_max] (biased to low qualities);
-      the condition is (100 - quality) / 100.
+    - ``jpeg``: JPEG compression at a random quality in [quality_min, quality_max], ``quality_min + (quality_max
+      - quality_min) * u**quality_bias`` for a uniform u (a bias above 1 favours low qualities); the condition is
+      (100 - quality) / 100.
     - ``inpaint``: a random free-form, box or text mask; missing pixels are zeroed and the condition is the mask.
     """
 
     def __init__(self, images: list[torch.Tensor], degradation: str = "noise", patch_size: int = 128,
                  sigma_max: float = 55.0, clip_prob: float = 0.0, noise_map: bool = False,
-                 quality_min: int = 10, quality_max: int = 90, seed: int = 0) -> None:
+                 quality_min: int = 10, quality_max: int = 90, quality_bias: float = 1.5, seed: int = 0) -> None:
         if not images:
             raise PixelsmithError("RestorationPatches needs at least one image")
         if degradation not in DEGRADATIONS:
@@ -45,9 +46,12 @@ class RestorationPatches(Dataset):
         small = [tuple(im.shape[-2:]) for im in images if min(im.shape[-2:]) < patch_size]
         if small:
             raise PixelsmithError(f"patch_size={patch_size} is larger than an image of size {small[0]}")
+        if quality_bias <= 0:
+            raise PixelsmithError(f"quality_bias={quality_bias} must be > 0")
         self.images, self.degradation, self.patch_size = images, degradation, patch_size
         self.sigma_max, self.clip_prob, self.noise_map = sigma_max, clip_prob, noise_map
-        self.quality_min, self.quality_max, self.seed = quality_min, quality_max, seed
+        self.quality_min, self.quality_max, self.quality_bias = quality_min, quality_max, quality_bias
+        self.seed = seed
 
     @classmethod
     def from_folder(cls, root: str | Path, seed: int = 0, train: bool = True, holdout: int = 8,
@@ -85,7 +89,7 @@ class RestorationPatches(Dataset):
             cond = sigma / 255.0 if self.noise_map else torch.zeros(0, p, p)
         elif self.degradation == "jpeg":
             u = float(torch.rand(1, generator=g))
-            quality = round(self.quality_min + (self.quality_max - self.quality_min) * u**1.5)
+            quality = round(self.quality_min + (self.quality_max - self.quality_min) * u**self.quality_bias)
             degraded, cond = jpeg_compress(clean, quality), jpeg_condition(quality, p, p)
         else:
             cond = random_mask(p, p, g)

@@ -44,8 +44,9 @@ class Task:
 
 
 class RestoreTask(Task):
-    """Supervised restoration of (degraded, condition, clean) triples: L1 between the restored and the clean
-    patch (L1 trains restorers better than L2). An empty condition means a blind model."""
+    """Supervised restoration of (degraded, condition, clean) triples: L1 (``loss="l1"``, trains restorers
+    faster) or L2 (``loss="mse"``, the error PSNR measures) between the restored and the clean patch. An empty
+    condition means a blind model."""
 
     def __init__(self, cfg, model, wrap):
         super().__init__(cfg, model, wrap)
@@ -56,7 +57,7 @@ class RestoreTask(Task):
         degraded, cond, clean = batch
         with self.autocast():
             restored = self.net(degraded, cond) if cond.shape[1] else self.net(degraded)
-        loss = F.l1_loss(restored.float(), clean)
+        loss = (F.mse_loss if self.cfg.loss == "mse" else F.l1_loss)(restored.float(), clean)
         self.update("model", loss, self.model.parameters())
         return {"loss": loss.item(), "psnr": psnr(restored.float().clamp(0, 1), clean).mean().item()}
 
