@@ -107,6 +107,19 @@ def test_jpeg_patches_condition_names_the_quality(gray_folder):
     assert len(qualities) > 3
 
 
+def test_jpeg_quality_bias_favours_low_qualities(gray_folder):
+    def qualities(bias):
+        ds = RestorationPatches.from_folder(gray_folder, holdout=2, patch_size=16, degradation="jpeg",
+                                            quality_min=10, quality_max=90, quality_bias=bias)
+        return torch.tensor([100 - 100 * ds[k][1][0, 0, 0].item() for k in range(300)])
+
+    flat, low = qualities(1.0), qualities(3.0)
+    assert 40 < flat.median() < 60  # uniform over 10-90
+    assert low.median() < 25 and low.min() >= 10 - 1e-3 and low.max() <= 90 + 1e-3  # u**3: median 10 + 80/8
+    with pytest.raises(PixelsmithError, match="quality_bias=0"):
+        RestorationPatches.from_folder(gray_folder, holdout=2, degradation="jpeg", quality_bias=0, patch_size=16)
+
+
 def test_inpaint_patches_zero_the_holes(gray_folder):
     ds = RestorationPatches.from_folder(gray_folder, holdout=2, patch_size=48, degradation="inpaint")
     for k in range(12):

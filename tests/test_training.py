@@ -87,6 +87,16 @@ def test_training_changes_weights_and_learns(tmp_path, gray_folder):
     assert sum(psnrs[-10:]) / 10 > sum(psnrs[:5]) / 5 + 1.0  # the denoiser improves within 30 steps
 
 
+def test_mse_loss_option(tmp_path, gray_folder):
+    """Same weights and batch at step 1: the logged MSE lies between the squared L1 and the L1 (errors < 1)."""
+    first = {}
+    for loss in ("l1", "mse"):
+        Trainer(denoise_config(gray_folder, steps=1, loss=loss), tmp_path / loss, progress=False).fit()
+        with open(tmp_path / loss / "metrics.csv") as f:
+            first[loss] = next(float(r["value"]) for r in csv.DictReader(f) if r["metric"] == "loss")
+    assert first["l1"] ** 2 <= first["mse"] < first["l1"]
+
+
 def test_existing_run_needs_resume_and_resume_needs_run(tmp_path, tiny_mnist):
     cfg = gan_config(tiny_mnist, steps=2)
     train(cfg, tmp_path / "run", progress=False)

@@ -99,7 +99,7 @@ def restore_image(image: ImageData, opts: RestoreOptions) -> ImageData:
         x = deblur(x, parse_kernel(opts.kernel), opts.method, opts.sigma, opts.model, opts.bf16, **extra)
     elif opts.task == "jpeg":
         quality = opts.quality if opts.quality is not None else jpeg_quality(image.path)
-        x = remove_jpeg_artifacts(x, quality, opts.method, opts.model, opts.bf16)
+        x = remove_jpeg_artifacts(x, quality, opts.method, opts.model, opts.bf16, opts.ensemble)
     else:
         raise UsageError(f"unknown task '{opts.task}'; accepted: {', '.join(TASKS)}")
     return replace(image, pixels=x, alpha=alpha)

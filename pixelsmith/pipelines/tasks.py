@@ -261,10 +261,11 @@ _IJG_LUMA = [16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14,
 
 
 def remove_jpeg_artifacts(x: torch.Tensor, quality: int, method: str = "model", model: str | None = None,
-                          bf16: bool = True) -> torch.Tensor:
+                          bf16: bool = True, ensemble: bool = True) -> torch.Tensor:
     """Remove blocking and ringing from a decoded JPEG (C,H,W) saved at ``quality``. Colour images are restored in
     JPEG's own YCbCr space, each plane with the same model and quality (on live1 at q10, also restoring the chroma
-    planes instead of keeping them as decoded adds 0.24 dB of RGB PSNR and removes visible colour blocks)."""
+    planes instead of keeping them as decoded adds 0.24 dB of RGB PSNR and removes visible colour blocks). The
+    model averages 4 flips by default (+0.05 dB on live1 at q10; ``ensemble=False`` is 4x faster)."""
     from pixelsmith.data.patches import jpeg_condition
 
     check_method("jpeg", method)
@@ -275,5 +276,5 @@ def remove_jpeg_artifacts(x: torch.Tensor, quality: int, method: str = "model", 
     net = load_restorer("jpeg", model, x.shape[0])
     cond = jpeg_condition(quality, *x.shape[-2:])
     if x.shape[0] == 3 and model_channels(net) == 1:
-        return ycbcr_to_rgb(apply_model(net, rgb_to_ycbcr(x), cond, bf16=bf16)).clamp(0, 1)
-    return apply_model(net, x, cond, bf16=bf16)
+        return ycbcr_to_rgb(apply_model(net, rgb_to_ycbcr(x), cond, bf16=bf16, ensemble=ensemble)).clamp(0, 1)
+    return apply_model(net, x, cond, bf16=bf16, ensemble=ensemble)
