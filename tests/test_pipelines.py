@@ -108,3 +108,17 @@ def test_self_ensemble_is_close_and_not_worse(camera):
     plain, ens = denoise(noisy, bf16=False, ensemble=False), denoise(noisy, bf16=False)  # the default averages 4 flips
     assert not torch.equal(plain, ens) and (plain - ens).abs().mean() < 0.01
     assert psnr(ens, clean) > psnr(plain, clean)
+
+
+def test_eight_flips_average_every_flip_and_rotation(camera):
+    """flips=8 on a non-square image is the mean of the model on all 8 flips/rotations, each undone."""
+    from pixelsmith.nn import dihedral
+
+    model = load_restorer("denoise")
+    noisy = add_gaussian_noise(camera[:, :64, :96], 25, torch.Generator().manual_seed(1))
+    cond = torch.full_like(noisy, 25 / 255)
+    by_hand = torch.stack([dihedral(apply_model(model, dihedral(noisy, k), dihedral(cond, k), bf16=False), k,
+                                    inverse=True) for k in range(8)]).mean(0)
+    assert torch.allclose(apply_model(model, noisy, cond, bf16=False, flips=8), by_hand, atol=1e-5)
+    with pytest.raises(UsageError, match="accepted: 1, 4, 8"):
+        apply_model(model, noisy, cond, flips=3)
