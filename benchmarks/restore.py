@@ -25,6 +25,7 @@ Writes benchmarks/results/restore.{json,md}; a run of some tasks replaces those 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import platform
 import time
@@ -219,13 +220,17 @@ NAMES = {"denoise-gray": "denoise gray", "denoise-color": "denoise color"}
 
 
 def merge_and_write(rows: list, done: set, meta: dict) -> str:
-    """Replace the rows of the tasks in ``done`` in the saved results (re-read now, so runs of other tasks side
-    by side keep theirs) and write the JSON and markdown."""
-    previous = json.loads(OUT.with_suffix(".json").read_text())["rows"] if OUT.with_suffix(".json").is_file() else []
-    merged = [r for r in previous if r["task"] not in done] + rows
-    order = [NAMES.get(t, t) for t in TASKS]
-    merged.sort(key=lambda r: order.index(r["task"]))
-    return write_tables(merged, meta)
+    """Replace the rows of the tasks in ``done`` in the saved results (re-read now, under a lock, so runs of
+    other tasks side by side keep theirs) and write the JSON and markdown."""
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    with open(OUT.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        saved = OUT.with_suffix(".json")
+        previous = json.loads(saved.read_text())["rows"] if saved.is_file() else []
+        merged = [r for r in previous if r["task"] not in done] + rows
+        order = [NAMES.get(t, t) for t in TASKS]
+        merged.sort(key=lambda r: order.index(r["task"]))
+        return write_tables(merged, meta)
 
 
 def main() -> None:
