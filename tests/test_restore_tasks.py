@@ -297,6 +297,17 @@ def test_jpeg_model_removes_artifacts(camera):
         assert psnr(T.remove_jpeg_artifacts(decoded, quality), clean) > psnr(decoded, clean) + 0.5
 
 
+def test_jpeg_model_is_not_applied_where_it_would_hurt(camera):
+    """Above JPEG_MODEL_MAX_QUALITY the bundled model scores below the decoded file (set14, q90): the decoded
+    JPEG comes back unchanged; at and below it, the model runs."""
+    clean = camera[:, 128:256, 128:256]
+    high = D.jpeg_compress(clean, 95)
+    assert torch.equal(T.remove_jpeg_artifacts(high, 95), high)
+    limit = T.JPEG_MODEL_MAX_QUALITY
+    at_limit = D.jpeg_compress(clean, limit)
+    assert not torch.equal(T.remove_jpeg_artifacts(at_limit, limit), at_limit)
+
+
 # ---- files, options and sharding -----------------------------------------------------------------------
 def test_sharded_folder_is_split_between_ranks(tmp_path, monkeypatch):
     from pixelsmith.io import write_image
