@@ -163,6 +163,15 @@ def test_degrade_is_seeded(tmp_path, camera):
     a, b, c = (read_image(tmp_path / n).pixels for n in ("a.png", "b.png", "c2.png"))
     assert torch.equal(a, b) and not torch.equal(a, c)
     assert 20 < (a - camera[:, :64, :64]).std() * 255 < 30
+    # the same file in another folder gets the same noise (seeded by name, not by where the folder lies) ...
+    write_image(tmp_path / "elsewhere" / "c.png", camera[:, :64, :64])
+    assert cli("degrade", tmp_path / "elsewhere" / "c.png", "-o", tmp_path / "d.png", "--noise", "25",
+               "--seed", 1).returncode == 0
+    assert torch.equal(read_image(tmp_path / "d.png").pixels, a)
+    # ... and another file with the same pixels gets other noise
+    write_image(tmp_path / "other.png", camera[:, :64, :64])
+    assert cli("degrade", tmp_path / "other.png", "-o", tmp_path / "e.png", "--noise", "25", "--seed", 1).returncode == 0
+    assert not torch.equal(read_image(tmp_path / "e.png").pixels, a)
 
 
 def test_generate_writes_images_and_grid(tmp_path):

@@ -49,8 +49,9 @@ def check_degrade_options(opts: DegradeOptions) -> None:
 
 
 def degrade_image(image: ImageData, opts: DegradeOptions) -> ImageData:
-    """The degraded copy of one image; randomness is seeded by (seed, file path)."""
-    g = torch.Generator().manual_seed(opts.seed * 1_000_003 + zlib.crc32(str(Path(image.path)).encode()))
+    """The degraded copy of one image; randomness is seeded by (seed, file name), so the same file gets the same
+    degradation wherever its folder lies, and the files of a folder get different ones."""
+    g = torch.Generator().manual_seed(opts.seed * 1_000_003 + zlib.crc32(Path(image.path).name.encode()))
     x, alpha = image.pixels, image.alpha
     if opts.blur:
         from pixelsmith.pipelines.tasks import parse_kernel
