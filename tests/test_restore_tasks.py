@@ -298,12 +298,12 @@ def test_jpeg_model_removes_artifacts(camera):
 
 
 def test_jpeg_model_is_not_applied_where_it_would_hurt(camera):
-    """Above JPEG_MODEL_MAX_QUALITY the bundled model scores below the decoded file (set14, q90): the decoded
-    JPEG comes back unchanged; at and below it, the model runs."""
+    """Above the max_quality in its metadata the bundled model scores below the decoded file (set14, q90): the
+    decoded JPEG comes back unchanged; at and below it, the model runs."""
     clean = camera[:, 128:256, 128:256]
     high = D.jpeg_compress(clean, 95)
     assert torch.equal(T.remove_jpeg_artifacts(high, 95), high)
-    limit = T.JPEG_MODEL_MAX_QUALITY
+    limit = T.load_restorer("jpeg").config["metadata"]["max_quality"]
     at_limit = D.jpeg_compress(clean, limit)
     assert not torch.equal(T.remove_jpeg_artifacts(at_limit, limit), at_limit)
 

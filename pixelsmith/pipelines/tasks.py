@@ -260,26 +260,24 @@ _IJG_LUMA = [16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14,
              49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99]
 
 
-# Above this quality the bundled JPEG model scores below the decoded file itself on set14 (Y PSNR: +0.26 dB at
-# q85, -0.67 at q90), so the decoded JPEG is returned unchanged.
-JPEG_MODEL_MAX_QUALITY = 87
-
-
 def remove_jpeg_artifacts(x: torch.Tensor, quality: int, method: str = "model", model: str | None = None,
                           bf16: bool = True, ensemble: bool = True) -> torch.Tensor:
     """Remove blocking and ringing from a decoded JPEG (C,H,W) saved at ``quality``. Colour images are restored in
     JPEG's own YCbCr space, each plane with the same model and quality (on live1 at q10, also restoring the chroma
     planes instead of keeping them as decoded adds 0.24 dB of RGB PSNR and removes visible colour blocks). The
-    model averages 4 flips by default (+0.05 dB on live1 at q10; ``ensemble=False`` is 4x faster). Above
-    ``JPEG_MODEL_MAX_QUALITY`` the bundled model would make the image worse, and the input is returned."""
+    model averages 4 flips by default (+0.05 dB on live1 at q10; ``ensemble=False`` is 4x faster). Above the
+    ``max_quality`` a model's metadata may give (measured for its weights: above it they lower PSNR), the input
+    is returned."""
     from pixelsmith.data.patches import jpeg_condition
 
     check_method("jpeg", method)
     if not 1 <= quality <= 100:
         raise UsageError(f"--quality {quality} is out of range; accepted: 1 to 100 (trained on 10-90)")
-    if method == "none" or (method == "model" and model is None and quality > JPEG_MODEL_MAX_QUALITY):
+    if method == "none":
         return x
     net = load_restorer("jpeg", model, x.shape[0])
+    if quality > net.config.get("metadata", {}).get("max_quality", 100):
+        return x
     cond, flips = jpeg_condition(quality, *x.shape[-2:]), 4 if ensemble else 1
     if x.shape[0] == 3 and model_channels(net) == 1:
         return ycbcr_to_rgb(apply_model(net, rgb_to_ycbcr(x), cond, bf16=bf16, flips=flips)).clamp(0, 1)
