@@ -28,6 +28,7 @@ from PIL import Image
 
 from pixelsmith.io import read_image
 from pixelsmith.metrics import psnr
+from results_file import merge_rows
 
 OUT = Path(__file__).parent / "results" / "large_image"
 CASES = {  # name: (degrade arguments, input suffix, restore arguments)
@@ -98,9 +99,7 @@ def main() -> None:
             row["psnr_in"] = round(psnr(before.pixels, ref.pixels).item(), 2)
         rows.append(row)
         print(row, flush=True)
-    saved = json.loads(OUT.with_suffix(".json").read_text())["rows"] if OUT.with_suffix(".json").is_file() else []
-    rows = [r for r in saved if r["task"] not in tasks] + rows  # a run of some tasks replaces those rows only
-    rows.sort(key=lambda r: list(CASES).index(r["task"]))
+    rows = merge_rows(OUT.with_suffix(".json"), rows, set(tasks), list(CASES))
     lines = ["| task | input | output | bits | PSNR in | PSNR out | seconds | peak RSS (GB) |", "|" + "---|" * 8]
     for r in rows:
         lines.append(f"| {r['task']} | {r['input']} | {r['output']} | {r['bits']} | {r.get('psnr_in', '-')} | "

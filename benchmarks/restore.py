@@ -40,6 +40,7 @@ from pixelsmith.io import find_images, read_image, write_image
 from pixelsmith.metrics import psnr, ssim
 from pixelsmith.pipelines.tasks import (deblur, denoise, inpaint, parse_kernel, remove_jpeg_artifacts,
                                         super_resolve)
+from results_file import merge_rows
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 OUT = Path(__file__).parent / "results" / "restore"
@@ -225,12 +226,7 @@ def merge_and_write(rows: list, done: set, meta: dict) -> str:
     OUT.parent.mkdir(parents=True, exist_ok=True)
     with open(OUT.with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        saved = OUT.with_suffix(".json")
-        previous = json.loads(saved.read_text())["rows"] if saved.is_file() else []
-        merged = [r for r in previous if r["task"] not in done] + rows
-        order = [NAMES.get(t, t) for t in TASKS]
-        merged.sort(key=lambda r: order.index(r["task"]))
-        return write_tables(merged, meta)
+        return write_tables(merge_rows(OUT.with_suffix(".json"), rows, done, [NAMES.get(t, t) for t in TASKS]), meta)
 
 
 def main() -> None:

@@ -110,7 +110,8 @@ def from_pretrained(name_or_dir: str | Path, device: str | torch.device = "cpu")
 def transplant(source: nn.Module, target: nn.Module) -> nn.Module:
     """Copy ``source``'s weights into ``target`` (a variant of the same architecture): tensors of equal shape
     are copied (under the name ``target.source_name`` gives, when the model defines it); others go through
-    ``target.adapt_parameter(name, tensor, source.config)`` when the model defines it (e.g. a gray model's weights starting a colour one); anything else is a one-line error."""
+    ``target.adapt_parameter(name, tensor, source.config)`` when the model defines it (e.g. a gray model's
+    weights starting a colour one); anything else is a one-line error."""
     src, dst = source.state_dict(), target.state_dict()
     rename = getattr(target, "source_name", lambda name, names: name)
     src_names = set(src)

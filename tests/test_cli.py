@@ -170,7 +170,8 @@ def test_degrade_is_seeded(tmp_path, camera):
     assert torch.equal(read_image(tmp_path / "d.png").pixels, a)
     # ... and another file with the same pixels gets other noise
     write_image(tmp_path / "other.png", camera[:, :64, :64])
-    assert cli("degrade", tmp_path / "other.png", "-o", tmp_path / "e.png", "--noise", "25", "--seed", 1).returncode == 0
+    assert cli("degrade", tmp_path / "other.png", "-o", tmp_path / "e.png", "--noise", "25",
+               "--seed", 1).returncode == 0
     assert not torch.equal(read_image(tmp_path / "e.png").pixels, a)
 
 
