@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from pixelsmith import PixelsmithError
+from pixelsmith.losses import RESTORATION_LOSSES
 
 TASKS = ("gan", "restore", "denoise")  # "denoise" is the older name of "restore"
 DATASETS = ("mnist", "fashion-mnist", "folder", "patches")
@@ -36,7 +37,7 @@ class TrainConfig:
     warmup: int = 0
     min_lr_ratio: float = 0.01
     grad_clip: float = 0.0  # 0 disables clipping
-    loss: str = "l1"  # restoration loss: "l1" (trains faster) or "mse" (what PSNR measures, for fine-tuning)
+    loss: str = "l1"  # restoration loss: "l1" (trains faster), "mse" or "psnr" (per-image dB, for fine-tuning)
     ema_decay: float = 0.0  # 0 disables the exponential moving average of the weights
     bf16: bool = False  # bf16 autocast (CPU and CUDA)
     channels_last: bool = False
@@ -58,8 +59,8 @@ class TrainConfig:
             raise PixelsmithError(f"data='{self.data}' is not known; accepted: {', '.join(DATASETS)}")
         if self.schedule not in ("constant", "cosine"):
             raise PixelsmithError(f"schedule='{self.schedule}' is not known; accepted: constant, cosine")
-        if self.loss not in ("l1", "mse"):
-            raise PixelsmithError(f"loss='{self.loss}' is not known; accepted: l1, mse")
+        if self.loss not in RESTORATION_LOSSES:
+            raise PixelsmithError(f"loss='{self.loss}' is not known; accepted: {', '.join(RESTORATION_LOSSES)}")
         for name in ("steps", "batch_size", "log_every", "sample_every", "ckpt_every"):
             if getattr(self, name) < 1:
                 raise PixelsmithError(f"{name}={getattr(self, name)} must be a positive integer")

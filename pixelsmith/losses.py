@@ -6,6 +6,26 @@ import torch
 import torch.nn.functional as F
 
 GAN_LOSSES = ("nonsaturating", "hinge", "wasserstein")
+RESTORATION_LOSSES = ("l1", "mse", "psnr")
+
+
+def restoration_loss(restored: torch.Tensor, clean: torch.Tensor, kind: str = "l1") -> torch.Tensor:
+    """Loss between a restored and a clean batch (values in [0, 1]):
+
+    - ``l1``: mean absolute error (trains restorers fastest from scratch);
+    - ``mse``: mean squared error, the error PSNR measures, dominated by the hardest samples of a batch;
+    - ``psnr``: minus the mean per-image PSNR, ``mean(10 log10(mse_i))``, so that each image counts by its dB as
+      a benchmark averages them: a model trained over a range of noise levels then gives up neither the low
+      levels (small errors) nor the high ones (``mse_i`` is floored at 1e-8, 80 dB).
+    """
+    if kind == "l1":
+        return F.l1_loss(restored, clean)
+    if kind == "mse":
+        return F.mse_loss(restored, clean)
+    if kind == "psnr":
+        per_image = (restored - clean).pow(2).flatten(1).mean(1)
+        return 10 * torch.log10(per_image.clamp_min(1e-8)).mean()
+    raise ValueError(f"unknown restoration loss '{kind}'; accepted: {', '.join(RESTORATION_LOSSES)}")
 
 
 def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, kind: str = "nonsaturating") -> torch.Tensor:

@@ -31,7 +31,7 @@ def test_overrides_typed_and_nested():
     ("bf16=3", "must be bool"),
     ("task=paint", "accepted: gan, restore, denoise"),
     ("ema_decay=1.5", r"\[0, 1\)"),
-    ("loss=l3", "accepted: l1, mse"),
+    ("loss=l3", "accepted: l1, mse, psnr"),
     ("novalue", "key=value"),
     ("lr.x=3", "dotted"),
 ])

@@ -8,10 +8,9 @@ from typing import Callable
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from pixelsmith.config import TrainConfig
-from pixelsmith.losses import discriminator_loss, generator_loss
+from pixelsmith.losses import discriminator_loss, generator_loss, restoration_loss
 from pixelsmith.metrics import psnr
 
 
@@ -44,9 +43,9 @@ class Task:
 
 
 class RestoreTask(Task):
-    """Supervised restoration of (degraded, condition, clean) triples: L1 (``loss="l1"``, trains restorers
-    faster) or L2 (``loss="mse"``, the error PSNR measures) between the restored and the clean patch. An empty
-    condition means a blind model."""
+    """Supervised restoration of (degraded, condition, clean) triples with the config's ``loss`` between the
+    restored and the clean patch (see :func:`pixelsmith.losses.restoration_loss`). An empty condition means a
+    blind model."""
 
     def __init__(self, cfg, model, wrap):
         super().__init__(cfg, model, wrap)
@@ -57,7 +56,7 @@ class RestoreTask(Task):
         degraded, cond, clean = batch
         with self.autocast():
             restored = self.net(degraded, cond) if cond.shape[1] else self.net(degraded)
-        loss = (F.mse_loss if self.cfg.loss == "mse" else F.l1_loss)(restored.float(), clean)
+        loss = restoration_loss(restored.float(), clean, self.cfg.loss)
         self.update("model", loss, self.model.parameters())
         return {"loss": loss.item(), "psnr": psnr(restored.float().clamp(0, 1), clean).mean().item()}
 
