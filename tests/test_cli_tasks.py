@@ -8,7 +8,7 @@ from PIL import Image
 
 from conftest import run_main
 from pixelsmith.io import read_image, write_image
-from pixelsmith.pipelines.tasks import jpeg_quality
+from pixelsmith.jpeg import jpeg_quality
 
 
 def hole_mask(h, w):

@@ -13,9 +13,9 @@ import torch
 
 from pixelsmith import PixelsmithError, UsageError
 from pixelsmith.io import DEFAULT_MAX_PIXELS, EXTENSIONS, ImageData, find_images, read_image, write_image_data
+from pixelsmith.jpeg import file_luma_table, jpeg_quality
 from pixelsmith.pipelines.tasks import (DEFAULT_MODELS, METHODS, TASKS, check_method, check_sigma, deblur, denoise,
-                                        inpaint, jpeg_quality, load_restorer, parse_kernel, remove_jpeg_artifacts,
-                                        super_resolve)
+                                        inpaint, load_restorer, parse_kernel, remove_jpeg_artifacts, super_resolve)
 from pixelsmith.pipelines.tiling import apply_model, run_tiled
 
 __all__ = ["DEFAULT_MODELS", "METHODS", "TASKS", "RestoreOptions", "apply_model", "deblur", "denoise", "inpaint",
@@ -98,8 +98,9 @@ def restore_image(image: ImageData, opts: RestoreOptions) -> ImageData:
     elif opts.task == "deblur":
         x = deblur(x, parse_kernel(opts.kernel), opts.method, opts.sigma, opts.model, opts.bf16, **extra)
     elif opts.task == "jpeg":
+        table = file_luma_table(image.path) if image.path else None
         quality = opts.quality if opts.quality is not None else jpeg_quality(image.path)
-        x = remove_jpeg_artifacts(x, quality, opts.method, opts.model, opts.bf16, opts.ensemble)
+        x = remove_jpeg_artifacts(x, quality, opts.method, opts.model, opts.bf16, opts.ensemble, table)
     else:
         raise UsageError(f"unknown task '{opts.task}'; accepted: {', '.join(TASKS)}")
     return replace(image, pixels=x, alpha=alpha)

@@ -10,6 +10,7 @@ from pixelsmith import PixelsmithError, UsageError
 from pixelsmith.baselines import estimate_sigmas
 from pixelsmith.colorspace import opponent_noise, opponent_to_rgb, rgb_to_opponent, rgb_to_ycbcr, ycbcr_to_rgb
 from pixelsmith.hub import from_pretrained, read_config
+from pixelsmith.jpeg import ijg_luma_table, quantisation_constraint
 from pixelsmith.methods import METHODS, TASKS
 from pixelsmith.pipelines.tiling import apply_model, model_channels, run_tiled
 
@@ -234,40 +235,17 @@ def deblur(x: torch.Tensor, kernel: torch.Tensor, method: str = "model", sigma: 
 
 
 # ---- JPEG ----------------------------------------------------------------------------------------------
-def jpeg_quality(path: str) -> int:
-    """Estimate the IJG quality (1-100) a JPEG file was saved with, from its luma quantisation table: the
-    quality whose scaled standard table is closest."""
-    from PIL import Image
-
-    with Image.open(path) as im:
-        tables = getattr(im, "quantization", None)
-        if im.format != "JPEG" or not tables:
-            raise PixelsmithError(f"{path}: not a JPEG file, so its quality cannot be read; pass --quality Q (10-90)")
-        table = torch.tensor(list(tables[0]), dtype=torch.float64)
-    base = torch.tensor(_IJG_LUMA, dtype=torch.float64)
-    best, best_err = 50, float("inf")
-    for q in range(1, 101):
-        s = 5000 / q if q < 50 else 200 - 2 * q
-        scaled = torch.clamp(torch.floor((base * s + 50) / 100), 1, 255)
-        err = float((scaled.sort().values - table.sort().values).abs().sum())
-        if err < best_err:
-            best, best_err = q, err
-    return best
-
-
-_IJG_LUMA = [16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
-             14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
-             49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99]
-
-
 def remove_jpeg_artifacts(x: torch.Tensor, quality: int, method: str = "model", model: str | None = None,
-                          bf16: bool = True, ensemble: bool = True) -> torch.Tensor:
+                          bf16: bool = True, ensemble: bool = True, table: torch.Tensor | None = None
+                          ) -> torch.Tensor:
     """Remove blocking and ringing from a decoded JPEG (C,H,W) saved at ``quality``. Colour images are restored in
     JPEG's own YCbCr space, each plane with the same model and quality (on live1 at q10, also restoring the chroma
     planes instead of keeping them as decoded adds 0.24 dB of RGB PSNR and removes visible colour blocks). The
     model averages 4 flips by default (+0.05 dB on live1 at q10; ``ensemble=False`` is 4x faster). Above the
     ``max_quality`` a model's metadata may give (measured for its weights: above it they lower PSNR), the input
-    is returned."""
+    is returned. The model's luma is then projected onto the DCT intervals the JPEG's quantisation leaves
+    (:func:`pixelsmith.jpeg.quantisation_constraint`), with the file's luma ``table`` when given, else libjpeg's
+    standard one at ``quality``; skipped where the image does not fit that table (cropped, resized)."""
     from pixelsmith.data.patches import jpeg_condition
 
     check_method("jpeg", method)
@@ -279,6 +257,14 @@ def remove_jpeg_artifacts(x: torch.Tensor, quality: int, method: str = "model", 
     if quality > net.config.get("metadata", {}).get("max_quality", 100):
         return x
     cond, flips = jpeg_condition(quality, *x.shape[-2:]), 4 if ensemble else 1
-    if x.shape[0] == 3 and model_channels(net) == 1:
-        return ycbcr_to_rgb(apply_model(net, rgb_to_ycbcr(x), cond, bf16=bf16, flips=flips)).clamp(0, 1)
-    return apply_model(net, x, cond, bf16=bf16, flips=flips)
+    table = ijg_luma_table(quality) if table is None else table
+    if x.shape[0] == 3:
+        decoded = rgb_to_ycbcr(x)
+        if model_channels(net) == 1:
+            restored = apply_model(net, decoded, cond, bf16=bf16, flips=flips)
+        else:
+            restored = rgb_to_ycbcr(apply_model(net, x, cond, bf16=bf16, flips=flips))
+        restored[0] = quantisation_constraint(restored[0], decoded[0], table)
+        return ycbcr_to_rgb(restored).clamp(0, 1)
+    restored = apply_model(net, x, cond, bf16=bf16, flips=flips)
+    return quantisation_constraint(restored[0], x[0], table)[None].clamp(0, 1)
