@@ -46,10 +46,10 @@ def file_luma_table(path: str) -> torch.Tensor | None:
         return torch.tensor(list(tables[0]), dtype=torch.float64).view(8, 8)
 
 
-def jpeg_quality(path: str) -> int:
-    """Estimate the IJG quality (1-100) a JPEG file was saved with, from its luma quantisation table: the
-    quality whose scaled standard table is closest."""
-    table = file_luma_table(path)
+def jpeg_quality(path: str, table: torch.Tensor | None = None) -> int:
+    """Estimate the IJG quality (1-100) a JPEG file was saved with, from its luma quantisation table (``table``
+    when the caller has already read it with file_luma_table): the quality whose scaled standard table is closest."""
+    table = file_luma_table(path) if table is None else table
     if table is None:
         raise PixelsmithError(f"{path}: not a JPEG file, so its quality cannot be read; pass --quality Q (10-90)")
     errors = [float((ijg_luma_table(q).sort().values - table.sort().values).abs().sum()) for q in range(1, 101)]
@@ -81,15 +81,24 @@ def _block_idct(coefs: torch.Tensor) -> torch.Tensor:
 
 def fits(decoded: torch.Tensor, table: torch.Tensor) -> bool:
     """Whether a decoded luma plane (H, W) looks like a JPEG saved with ``table``, on its own 8x8 grid."""
-    return misfit(decoded, table) <= MAX_MISFIT and misfit(decoded, 2 * table) >= MIN_MISFIT_DOUBLED
+    coefs = _full_block_dct(decoded)
+    return _misfit(coefs, table) <= MAX_MISFIT and _misfit(coefs, 2 * table) >= MIN_MISFIT_DOUBLED
 
 
 def misfit(decoded: torch.Tensor, table: torch.Tensor) -> float:
     """Mean distance (in quantisation steps) of a decoded luma plane's full-block nonzero DCT coefficients to the
     nearest multiple of ``table``, over steps of at least 4 (finer ones are blurred by 8-bit rounding);
     infinite when there is no such coefficient to judge by."""
-    h, w = decoded.shape[0] // 8 * 8, decoded.shape[1] // 8 * 8
-    ratio = _block_dct(decoded[:h, :w]) / table
+    return _misfit(_full_block_dct(decoded), table)
+
+
+def _full_block_dct(plane: torch.Tensor) -> torch.Tensor:
+    """Block DCT of the full 8x8 blocks of a plane (partial edge blocks dropped)."""
+    return _block_dct(plane[: plane.shape[0] // 8 * 8, : plane.shape[1] // 8 * 8])
+
+
+def _misfit(coefs: torch.Tensor, table: torch.Tensor) -> float:
+    ratio = coefs / table
     judged = (ratio.abs() >= 0.5) & (table >= 4)
     return float((ratio - ratio.round())[judged].abs().mean()) if judged.any() else float("inf")
 

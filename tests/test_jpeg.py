@@ -5,6 +5,7 @@ from conftest import run_main
 from PIL import Image
 
 from pixelsmith import degradations as D
+from pixelsmith.colorspace import rgb_to_ycbcr
 from pixelsmith.jpeg import _block_dct, file_luma_table, fits, ijg_luma_table, misfit, quantisation_constraint
 from pixelsmith.metrics import psnr
 from pixelsmith.pipelines import tasks as T
@@ -96,8 +97,6 @@ def test_jpeg_removal_uses_a_files_own_table(tmp_path, camera):
 def test_jpeg_removal_projects_colour_luma(astronaut):
     decoded = D.jpeg_compress(astronaut, 10)
     out = T.remove_jpeg_artifacts(decoded, 10, ensemble=False)
-    from pixelsmith.colorspace import rgb_to_ycbcr
-
     luma_out, luma_in = rgb_to_ycbcr(out)[0], rgb_to_ycbcr(decoded)[0]
     table = ijg_luma_table(10)
     # RGB clipping of the result may move a few coefficients; nearly all stay in the decoded file's intervals

@@ -99,7 +99,7 @@ def restore_image(image: ImageData, opts: RestoreOptions) -> ImageData:
         x = deblur(x, parse_kernel(opts.kernel), opts.method, opts.sigma, opts.model, opts.bf16, **extra)
     elif opts.task == "jpeg":
         table = file_luma_table(image.path) if image.path else None
-        quality = opts.quality if opts.quality is not None else jpeg_quality(image.path)
+        quality = opts.quality if opts.quality is not None else jpeg_quality(image.path, table)
         x = remove_jpeg_artifacts(x, quality, opts.method, opts.model, opts.bf16, opts.ensemble, table)
     else:
         raise UsageError(f"unknown task '{opts.task}'; accepted: {', '.join(TASKS)}")
