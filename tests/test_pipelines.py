@@ -7,6 +7,7 @@ from pixelsmith.degradations import add_gaussian_noise
 from pixelsmith.metrics import psnr
 from pixelsmith.pipelines import denoise, generate, run_tiled, save_samples
 from pixelsmith.pipelines.restore import apply_model, load_restorer
+from pixelsmith.pipelines.tiling import ALL, ROTATIONS
 
 
 def blur(x):
@@ -105,20 +106,24 @@ def test_save_samples_refuses_overwrite(tmp_path):
 def test_self_ensemble_is_close_and_not_worse(camera):
     clean = camera[:, 256:352, 256:384]
     noisy = add_gaussian_noise(clean, 25, torch.Generator().manual_seed(5))
-    plain, ens = denoise(noisy, bf16=False, ensemble=False), denoise(noisy, bf16=False)  # the default averages 4 flips
+    plain, ens = denoise(noisy, bf16=False, ensemble=False), denoise(noisy, bf16=False)  # the default averages 4 rotations
     assert not torch.equal(plain, ens) and (plain - ens).abs().mean() < 0.01
     assert psnr(ens, clean) > psnr(plain, clean)
 
 
-def test_eight_flips_average_every_flip_and_rotation(camera):
-    """flips=8 on a non-square image is the mean of the model on all 8 flips/rotations, each undone."""
+def test_views_average_every_flip_and_rotation_given(camera):
+    """views=ALL (and ROTATIONS) on a non-square image is the mean of the model on those flips/rotations, each
+    undone; a view outside 0-7 or no view is refused."""
     from pixelsmith.nn import dihedral
 
     model = load_restorer("denoise")
     noisy = add_gaussian_noise(camera[:, :64, :96], 25, torch.Generator().manual_seed(1))
     cond = torch.full_like(noisy, 25 / 255)
     by_hand = torch.stack([dihedral(apply_model(model, dihedral(noisy, k), dihedral(cond, k), bf16=False), k,
-                                    inverse=True) for k in range(8)]).mean(0)
-    assert torch.allclose(apply_model(model, noisy, cond, bf16=False, flips=8), by_hand, atol=1e-5)
-    with pytest.raises(UsageError, match="accepted: 1, 4, 8"):
-        apply_model(model, noisy, cond, flips=3)
+                                    inverse=True) for k in range(8)])
+    assert torch.allclose(apply_model(model, noisy, cond, bf16=False, views=ALL), by_hand.mean(0), atol=1e-5)
+    assert torch.allclose(apply_model(model, noisy, cond, bf16=False, views=ROTATIONS), by_hand[:4].mean(0),
+                          atol=1e-5)
+    for views in ((), (0, 8)):
+        with pytest.raises(UsageError, match="accepted: a non-empty tuple of nn.dihedral indices 0-7"):
+            apply_model(model, noisy, cond, views=views)

@@ -13,7 +13,7 @@ from pixelsmith.hub import from_pretrained, read_config
 from pixelsmith.jpeg import ijg_luma_table, quantisation_constraint
 from pixelsmith.methods import METHODS, TASKS
 from pixelsmith.nn import dihedral
-from pixelsmith.pipelines.tiling import apply_model, model_channels, run_tiled
+from pixelsmith.pipelines.tiling import ALL, FLIPS, ONE, ROTATIONS, apply_model, model_channels, run_tiled
 
 # Bundled defaults per task and colour mode. Super-resolution and deblurring are plug-and-play with the denoiser.
 # Colour denoising defaults to the gray model on opponent channels, joined by the colour model when the noise was
@@ -101,14 +101,14 @@ def denoise_with(net: nn.Module, x: torch.Tensor, sigma: float | torch.Tensor | 
     """Denoise with a given model: a noise-map model gets the level map (/255), a blind one ignores it.
     A gray noise-map model given a colour image denoises its three opponent channels (luminance, red-blue,
     green-magenta), where RGB noise stays white at known levels, as CBM3D does; ``ensemble`` averages the
-    COLOUR_VIEWS there and 4 flips elsewhere."""
-    conditioned, flips = net.config["args"].get("cond_channels", 0) > 0, 4 if ensemble else 1
+    COLOUR_VIEWS there and the 4 ROTATIONS elsewhere."""
+    conditioned, views = net.config["args"].get("cond_channels", 0) > 0, ROTATIONS if ensemble else ONE
     if not conditioned:
-        return apply_model(net, x, None, bf16=bf16, flips=flips)
+        return apply_model(net, x, None, bf16=bf16, views=views)
     levels = noise_map(x, sigma)
     if x.shape[0] == 3 and model_channels(net) == 1:
         return _mean_of_views(net, x, levels, COLOUR_VIEWS if ensemble else COLOUR_VIEWS[:1], bf16)
-    return apply_model(net, x, levels / 255.0, bf16=bf16, flips=flips)
+    return apply_model(net, x, levels / 255.0, bf16=bf16, views=views)
 
 
 # A colour file's noise was clipped to [0, 1], which the opponent views do not model and the colour model (trained
@@ -141,7 +141,7 @@ def denoise(x: torch.Tensor, method: str = "model", sigma: float | torch.Tensor 
     """Denoise a (C,H,W) image. ``sigma`` (0-255; a number or a per-channel/spatial map) is estimated when None.
 
     The learned default averages several estimates (``ensemble=False``: one pass of the gray model, 3-4x faster).
-    Gray images average 4 flips of the gray model. Colour images average the gray model's COLOUR_VIEWS on
+    Gray images average the 4 rotations of the gray model. Colour images average the gray model's COLOUR_VIEWS on
     opponent channels, where Gaussian noise stays white at known levels. A colour image within [0, 1] (every
     file: its noise was clipped, which the opponent transform does not model) mixes two of those views with the
     colour model, by a weight that grows with the noise level (denoise_clipped_colour). On unclipped noise (float
@@ -180,7 +180,7 @@ def inpaint(x: torch.Tensor, mask: torch.Tensor, method: str = "model", model: s
         net = load_restorer("inpaint", model, x.shape[0])
         # A fill of the whole image first, so a tile that lies inside a large hole starts from it, not from black.
         filled = pull_push_fill((x * (1 - mask))[None], mask[None])[0]
-        out = apply_model(net, filled, mask, bf16=bf16, tile=768, overlap=128, flips=8 if ensemble else 1)
+        out = apply_model(net, filled, mask, bf16=bf16, tile=768, overlap=128, views=ALL if ensemble else ONE)
     elif method == "dip":
         from pixelsmith.dip import deep_image_prior
 
@@ -297,15 +297,15 @@ def remove_jpeg_artifacts(x: torch.Tensor, quality: int, method: str = "model", 
     net = load_restorer("jpeg", model, x.shape[0])
     if quality > net.config.get("metadata", {}).get("max_quality", 100):
         return x
-    cond, flips = jpeg_condition(quality, *x.shape[-2:]), 4 if ensemble else 1
+    cond, views = jpeg_condition(quality, *x.shape[-2:]), FLIPS if ensemble else ONE
     table = ijg_luma_table(quality) if table is None else table
     if x.shape[0] == 3:
         decoded = rgb_to_ycbcr(x)
         if model_channels(net) == 1:
-            restored = apply_model(net, decoded, cond, bf16=bf16, flips=flips)
+            restored = apply_model(net, decoded, cond, bf16=bf16, views=views)
         else:
-            restored = rgb_to_ycbcr(apply_model(net, x, cond, bf16=bf16, flips=flips))
+            restored = rgb_to_ycbcr(apply_model(net, x, cond, bf16=bf16, views=views))
         restored[0] = quantisation_constraint(restored[0], decoded[0], table)
         return ycbcr_to_rgb(restored).clamp(0, 1)
-    restored = apply_model(net, x, cond, bf16=bf16, flips=flips)
+    restored = apply_model(net, x, cond, bf16=bf16, views=views)
     return quantisation_constraint(restored[0], x[0], table)[None].clamp(0, 1)
