@@ -7,8 +7,9 @@ Settings and protocols
 - denoise-gray: set12, sigma 15/25/50; denoise-color: mcmaster, sigma 15/25/50. Two protocols: 'float' is the
   literature's (noise added in float, neither clipped nor quantised), 'realistic' clips to [0, 1] and quantises to
   8 bits as users' files are. Methods get the true sigma; PSNR/SSIM on the whole image (RGB for colour). For colour
-  the default is the mean of the gray model on opponent channels (three colour views) and the colour model on a
-  file-like (clipped) input, the opponent views alone on an unclipped one; both single paths are listed too.
+  the default mixes two views of the gray model on opponent channels with the colour model on a file-like
+  (clipped) input, by a weight that grows with sigma, and takes three opponent views alone on an unclipped one;
+  both single paths are listed too.
 - sr: set14 downscaled by MATLAB-style antialiased bicubic x2/x3/x4 (HR cropped to a multiple of the scale); PSNR/SSIM
   on the Y channel (MATLAB rgb2ycbcr) with a border of `scale` pixels cropped, as SR papers do.
 - jpeg: live1 compressed by libjpeg (Pillow, 4:2:0) at q10/20/30/40, quality given; PSNR/SSIM on Y, whole image
