@@ -103,6 +103,24 @@ def test_noise_map_estimates_each_channel(astronaut):
     assert torch.equal(T.noise_map(noisy, 20), torch.full_like(noisy, 20))
 
 
+def test_noise_estimate_leaves_out_clipped_regions():
+    """On unclipped noise the estimate is scikit-image's; on a file (clipped, 8-bit noise) it leaves out what
+    clipping flattened (the astronaut's black suit and white sky) and reads the true level within 8%, where
+    scikit-image's reads 13-20% low (measured at sigma 30: 25.5-26.0 against 29.4-30.2)."""
+    from skimage import data
+    from skimage.restoration import estimate_sigma
+
+    image = torch.from_numpy(data.astronaut().copy()).permute(2, 0, 1).float() / 255.0
+    for sigma in (30, 50):
+        unclipped = D.add_gaussian_noise(image, sigma, gen(3))
+        theirs = np.array(estimate_sigma(unclipped.double().numpy(), channel_axis=0, average_sigmas=False)) * 255
+        assert np.allclose(T.estimate_sigmas(unclipped), theirs, atol=1e-9)
+        clipped = D.add_gaussian_noise(image, sigma, gen(3), clip=True, quantize=True)
+        theirs = np.array(estimate_sigma(clipped.double().numpy(), channel_axis=0, average_sigmas=False)) * 255
+        ours = np.array(T.estimate_sigmas(clipped))
+        assert (np.abs(ours / sigma - 1) < 0.08).all() and (theirs < 0.88 * sigma).all(), (ours, theirs)
+
+
 def test_gray_model_runs_on_each_colour_channel(astronaut):
     net = T.load_restorer("denoise", "resunet-denoise-gray")
     noisy = D.add_gaussian_noise(astronaut, 20, gen(3))
