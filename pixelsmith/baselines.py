@@ -23,9 +23,16 @@ def _chw(array: np.ndarray, channels: int) -> torch.Tensor:
 
 
 # ---- denoising -----------------------------------------------------------------------------------------
+def in_unit_range(x: torch.Tensor) -> bool:
+    """Whether every value lies within [0, 1], as a file's do: any noise in it was clipped there."""
+    return 0 <= float(x.min()) and float(x.max()) <= 1
+
+
 def _mad_sigma(coefficients: np.ndarray) -> float:
     coefficients = coefficients[np.nonzero(coefficients)]  # exactly-zero details are flat or masked regions
-    return float(np.median(np.abs(coefficients)) / 0.6744897501960817)  # / Phi^-1(0.75) if coefficients.size else 0.0
+    if not coefficients.size:
+        return 0.0
+    return float(np.median(np.abs(coefficients)) / 0.6744897501960817)  # / Phi^-1(0.75)
 
 
 def _channel_sigma(channel: np.ndarray, file_like: bool) -> float:
@@ -56,9 +63,8 @@ def estimate_sigmas(x: torch.Tensor) -> list[float]:
     the details near a pixel at 0 or 1, then those where the local mean lies within 2 sigma of 0 or 1, where
     clipping shrank the noise. On mcmaster with clipped 8-bit noise, scikit-image's estimate reads 22.4 for
     sigma 25 and 41.0 for 50 (the saturated channels), this one 25.3 and 47.7."""
-    array = x.detach().double().cpu().numpy()
-    file_like = bool(array.min() >= 0 and array.max() <= 1)
-    return [_channel_sigma(channel, file_like) * 255.0 for channel in array]
+    file_like = in_unit_range(x)
+    return [_channel_sigma(channel, file_like) * 255.0 for channel in x.detach().double().cpu().numpy()]
 
 
 def estimate_sigma(x: torch.Tensor) -> float:

@@ -124,6 +124,6 @@ def test_views_average_every_flip_and_rotation_given(camera):
     assert torch.allclose(apply_model(model, noisy, cond, bf16=False, views=ALL), by_hand.mean(0), atol=1e-5)
     assert torch.allclose(apply_model(model, noisy, cond, bf16=False, views=ROTATIONS), by_hand[:4].mean(0),
                           atol=1e-5)
-    for views in ((), (0, 8)):
+    for views in ((), (0, 8), 4):
         with pytest.raises(UsageError, match="accepted: a non-empty tuple of nn.dihedral indices 0-7"):
             apply_model(model, noisy, cond, views=views)

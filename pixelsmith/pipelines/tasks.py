@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 
 from pixelsmith import PixelsmithError, UsageError
-from pixelsmith.baselines import estimate_sigmas
+from pixelsmith.baselines import estimate_sigmas, in_unit_range
 from pixelsmith.colorspace import opponent_noise, opponent_to_rgb, rgb_to_opponent, rgb_to_ycbcr, ycbcr_to_rgb
 from pixelsmith.hub import from_pretrained, read_config
 from pixelsmith.jpeg import ijg_luma_table, quantisation_constraint
@@ -126,7 +126,7 @@ def colour_model_weight(levels: torch.Tensor) -> torch.Tensor:
 def denoise_clipped_colour(net: nn.Module, colour: nn.Module, x: torch.Tensor, sigma: float | torch.Tensor | None,
                            bf16: bool = True) -> torch.Tensor:
     """Denoise a colour image with clipped noise: the gray model's views mixed with the colour model by
-    colour_model_weight (the colour model is skipped where its weight is 0 everywhere)."""
+    colour_model_weight (the colour model is not run when its weight is 0 everywhere)."""
     levels = noise_map(x, sigma)  # estimated once for both models when sigma is None
     restored = _mean_of_views(net, x, levels, COLOUR_VIEWS[:REALISTIC_VIEWS], bf16)
     weight = colour_model_weight(levels)
@@ -140,7 +140,7 @@ def denoise(x: torch.Tensor, method: str = "model", sigma: float | torch.Tensor 
             ) -> torch.Tensor:
     """Denoise a (C,H,W) image. ``sigma`` (0-255; a number or a per-channel/spatial map) is estimated when None.
 
-    The learned default averages several estimates (``ensemble=False``: one pass of the gray model, 3-4x faster).
+    The learned default averages several estimates (``ensemble=False``: one pass of the gray model, 2-4x faster).
     Gray images average the 4 rotations of the gray model. Colour images average the gray model's COLOUR_VIEWS on
     opponent channels, where Gaussian noise stays white at known levels. A colour image within [0, 1] (every
     file: its noise was clipped, which the opponent transform does not model) mixes two of those views with the
@@ -151,7 +151,7 @@ def denoise(x: torch.Tensor, method: str = "model", sigma: float | torch.Tensor 
         check_sigma(sigma)
     if method == "model":
         net = load_restorer("denoise", model, x.shape[0])
-        if model is None and ensemble and x.shape[0] == 3 and 0 <= float(x.min()) and float(x.max()) <= 1:
+        if model is None and ensemble and x.shape[0] == 3 and in_unit_range(x):
             return denoise_clipped_colour(net, load_restorer("denoise", COLOUR_DENOISER, 3), x, sigma, bf16)
         return denoise_with(net, x, sigma, bf16, ensemble)
     level = None if sigma is None else float(torch.as_tensor(sigma, dtype=torch.float32).mean())

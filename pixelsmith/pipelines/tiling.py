@@ -81,7 +81,7 @@ def apply_model(model: nn.Module, x: torch.Tensor, cond: torch.Tensor | None = N
     A gray model runs on each colour channel in turn (with that channel's map when the map has one channel
     per image channel); a colour model given a gray image sees it repeated in 3 channels and returns their
     mean. ``views`` (indices 0-7 of nn.dihedral, e.g. FLIPS) averages the model over those flips/rotations."""
-    if not views or not set(views) <= set(ALL):
+    if not isinstance(views, (tuple, list)) or not views or not set(views) <= set(ALL):
         raise UsageError(f"views={views}; accepted: a non-empty tuple of nn.dihedral indices 0-7, e.g. {FLIPS}")
     expected, channels = model_channels(model), x.shape[0]
     k = model.config["args"].get("cond_channels", 0)
