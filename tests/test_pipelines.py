@@ -106,7 +106,7 @@ def test_save_samples_refuses_overwrite(tmp_path):
 def test_self_ensemble_is_close_and_not_worse(camera):
     clean = camera[:, 256:352, 256:384]
     noisy = add_gaussian_noise(clean, 25, torch.Generator().manual_seed(5))
-    plain, ens = denoise(noisy, bf16=False, ensemble=False), denoise(noisy, bf16=False)  # the default averages 4 rotations
+    plain, ens = denoise(noisy, bf16=False, ensemble=False), denoise(noisy, bf16=False)  # default: 4 rotations
     assert not torch.equal(plain, ens) and (plain - ens).abs().mean() < 0.01
     assert psnr(ens, clean) > psnr(plain, clean)
 

@@ -52,7 +52,7 @@ def test_clipped_colour_noise_mixes_the_models_by_level_and_unclipped_takes_the_
     clipped = D.add_gaussian_noise(astronaut, 30, gen(4), clip=True, quantize=True)
     default = T.denoise(clipped, sigma=30)
     levels = T.noise_map(clipped, 30.0)
-    views = (T._opponent_pass(gray, clipped, levels, 0, 0, True) + T._opponent_pass(gray, clipped, levels, 1, 2, True)) / 2
+    views = sum(T._opponent_pass(gray, clipped, levels, r, f, True) for r, f in ((0, 0), (1, 2))) / 2
     alone = [views.clamp(0, 1), T.denoise_with(colour, clipped, 30)]
     w = (30 - 8) / 35
     assert torch.allclose(default, (1 - w) * alone[0] + w * alone[1], atol=1e-5)
@@ -348,6 +348,23 @@ def test_jpeg_model_removes_artifacts(camera):
     for quality in (10, 50):
         decoded = D.jpeg_compress(clean, quality)
         assert psnr(T.remove_jpeg_artifacts(decoded, quality), clean) > psnr(decoded, clean) + 0.5
+
+
+def test_jpeg_model_keeps_the_block_grid_in_every_view(camera):
+    """An image whose sides are not multiples of 8 is padded at the bottom and right only (so the 8x8 grid stays at
+    the top-left corner, where the model saw it in training, in every flip), by repeating the last row and column
+    as a JPEG encoder does, to a multiple of 16; the result is cropped back and still removes artifacts."""
+    clean = camera[:, 100:193, 200:321]  # 93 x 121
+    decoded = D.jpeg_compress(clean, 10)
+    seen = []
+    out = T.on_jpeg_grid(lambda p: seen.append(p) or p * 2, decoded)
+    padded = seen[0]
+    assert padded.shape == (1, 96, 128) and torch.equal(padded[:, :93, :121], decoded)
+    assert torch.equal(padded[:, 93:, :121], decoded[:, 92:93].expand(-1, 3, -1))
+    assert torch.equal(padded[:, :93, 121:], decoded[:, :, 120:121].expand(-1, -1, 7))
+    assert torch.equal(out, decoded * 2)
+    restored = T.remove_jpeg_artifacts(decoded, 10)
+    assert restored.shape == clean.shape and psnr(restored, clean) > psnr(decoded, clean) + 0.5
 
 
 def test_jpeg_model_is_not_applied_where_it_would_hurt(camera):
