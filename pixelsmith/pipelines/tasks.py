@@ -300,7 +300,8 @@ def remove_jpeg_artifacts(x: torch.Tensor, quality: int, method: str = "model", 
     block grid (on_jpeg_grid). Above the ``max_quality`` a model's metadata may give (measured for its weights:
     above it they lower PSNR), the input is returned. The model's luma is then projected onto the DCT intervals
     the JPEG's quantisation leaves (:func:`pixelsmith.jpeg.quantisation_constraint`), with the file's luma
-    ``table`` when given, else libjpeg's standard one at ``quality``; skipped where the image does not fit that table (cropped, resized)."""
+    ``table`` when given, else libjpeg's standard one at ``quality``; skipped where the image does not fit that
+    table (cropped, resized)."""
     from pixelsmith.data.patches import jpeg_condition
 
     check_method("jpeg", method)
