@@ -21,6 +21,17 @@ def ycbcr_to_rgb(x: torch.Tensor) -> torch.Tensor:
     return torch.einsum("ij,...jhw->...ihw", m, x - _OFFSET.to(x.dtype).view(3, 1, 1))
 
 
+def ycbcr_to_rgb_in_gamut(x: torch.Tensor) -> torch.Tensor:
+    """:func:`ycbcr_to_rgb` into [0, 1] without changing the luma: a colour outside the RGB cube moves toward the
+    gray of its own luma until it is inside (clipping each channel instead would shift the luma)."""
+    luma = x[..., :1, :, :].clamp(0, 1)
+    chroma = ycbcr_to_rgb(x) - x[..., :1, :, :]  # RGB minus luma; its luma-weighted sum is 0
+    inf = torch.tensor(float("inf"), dtype=x.dtype)
+    room = torch.where(chroma > 0, (1 - luma) / chroma.clamp(min=1e-12),
+                       torch.where(chroma < 0, -luma / chroma.clamp(max=-1e-12), inf))
+    return (luma + room.amin(-3, keepdim=True).clamp(0, 1) * chroma).clamp(0, 1)
+
+
 def matlab_luma(x: torch.Tensor) -> torch.Tensor:
     """Y of MATLAB's ``rgb2ycbcr`` (16-235 range), scaled to [0, 1]: (…, 3, H, W) -> (…, 1, H, W).
     A one-channel input is returned unchanged."""

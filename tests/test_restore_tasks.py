@@ -350,6 +350,21 @@ def test_jpeg_model_removes_artifacts(camera):
         assert psnr(T.remove_jpeg_artifacts(decoded, quality), clean) > psnr(decoded, clean) + 0.5
 
 
+def test_in_gamut_conversion_keeps_the_luma():
+    """Colours outside the RGB cube come back inside with their luma unchanged (a per-channel clip shifts it);
+    colours inside are converted exactly."""
+    from pixelsmith.colorspace import ycbcr_to_rgb, ycbcr_to_rgb_in_gamut
+
+    ycc = torch.rand(3, 32, 32, generator=gen(7)) * torch.tensor([0.8, 1.4, 1.4]).view(3, 1, 1) \
+        + torch.tensor([0.1, -0.2, -0.2]).view(3, 1, 1)
+    rgb = ycbcr_to_rgb_in_gamut(ycc)
+    outside = ((ycbcr_to_rgb(ycc) < 0) | (ycbcr_to_rgb(ycc) > 1)).any(0)
+    assert outside.float().mean() > 0.3 and rgb.min() >= 0 and rgb.max() <= 1
+    assert torch.allclose(rgb_to_ycbcr(rgb)[0], ycc[0], atol=1e-5)
+    assert (rgb_to_ycbcr(ycbcr_to_rgb(ycc).clamp(0, 1))[0] - ycc[0]).abs().max() > 0.05
+    assert torch.allclose(rgb[:, ~outside], ycbcr_to_rgb(ycc)[:, ~outside], atol=1e-6)
+
+
 def test_jpeg_model_keeps_the_block_grid_in_every_view(camera):
     """An image whose sides are not multiples of 8 is padded at the bottom and right only (so the 8x8 grid stays at
     the top-left corner, where the model saw it in training, in every flip), by repeating the last row and column

@@ -9,7 +9,8 @@ import torch.nn.functional as F
 
 from pixelsmith import PixelsmithError, UsageError
 from pixelsmith.baselines import estimate_sigmas, in_unit_range
-from pixelsmith.colorspace import opponent_noise, opponent_to_rgb, rgb_to_opponent, rgb_to_ycbcr, ycbcr_to_rgb
+from pixelsmith.colorspace import (opponent_noise, opponent_to_rgb, rgb_to_opponent, rgb_to_ycbcr, ycbcr_to_rgb,
+                                   ycbcr_to_rgb_in_gamut)
 from pixelsmith.hub import from_pretrained, read_config
 from pixelsmith.jpeg import ijg_luma_table, quantisation_constraint
 from pixelsmith.methods import METHODS, TASKS
@@ -323,5 +324,5 @@ def remove_jpeg_artifacts(x: torch.Tensor, quality: int, method: str = "model", 
         decoded = rgb_to_ycbcr(x)
         restored = run(decoded) if model_channels(net) == 1 else rgb_to_ycbcr(run(x))
         restored[0] = quantisation_constraint(restored[0], decoded[0], table)
-        return ycbcr_to_rgb(restored).clamp(0, 1)
+        return ycbcr_to_rgb_in_gamut(restored)  # keeps the projected luma
     return quantisation_constraint(run(x)[0], x[0], table)[None].clamp(0, 1)
