@@ -285,6 +285,18 @@ def test_deblurring_a_noisy_image_beats_wiener(camera):
     assert psnr(ours, clean) > psnr(T.deblur(blurred, kernel, "wiener", sigma=2), clean) + 1.5
 
 
+def test_deblurring_uses_its_own_data_weight(camera):
+    """deblur runs plug-and-play with DEBLUR_LAM (tuned on set14 luma), not the default weight SR keeps."""
+    clean = camera[:, 64:128, 192:256]
+    kernel = D.gaussian_kernel(1.6)
+    blurred = D.add_gaussian_noise(D.blur(clean, kernel, mode="reflect"), 2, gen(), clip=True, quantize=True)
+    net = T.load_restorer("deblur")
+    ours = T.deblur(blurred, kernel, sigma=2)
+    assert T.DEBLUR_LAM != 0.23
+    assert torch.equal(ours, T.plug_and_play(blurred, net, kernel=kernel, noise=2, tile=512, lam=T.DEBLUR_LAM))
+    assert not torch.equal(ours, T.plug_and_play(blurred, net, kernel=kernel, noise=2, tile=512))
+
+
 def test_parse_kernel(tmp_path):
     assert torch.equal(T.parse_kernel("gaussian:1.5"), D.gaussian_kernel(1.5))
     assert T.parse_kernel("motion:9:30").shape == (9, 9)
