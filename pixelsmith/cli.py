@@ -76,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-pixels", type=int, default=100_000_000, help="refuse larger images (default 1e8)")
     p.add_argument("--fp32", action="store_true", help="run the model in float32 instead of bf16 autocast")
     p.add_argument("--fast", action="store_true", help="denoise, inpaint, jpeg: one pass of the model instead of "
-                   "the average of several (flips and rotations of the input; 2-4x faster, 8x for inpaint; about 0.1 dB worse)")
+                   "the average of several (flips and rotations of the input; 2-4x faster, 8x for inpaint; "
+                   "about 0.1 dB worse)")
 
     p = _sub(sub, "degrade", "degrade an image or a folder (blur, downscale, noise, JPEG, holes) to make test inputs")
     p.add_argument("input")

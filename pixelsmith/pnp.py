@@ -112,8 +112,11 @@ def fft_size(n: int) -> int:
         m += 1
 
 
+DPIR_LAM = 0.23  # DPIR's weight of the data term against the prior
+
+
 def hqs(y: torch.Tensor, denoiser: Denoiser, scale: int = 1, kernel: torch.Tensor | None = None,
-        noise: float = 0.0, iterations: int = 8, sigma_start: float = 49.0, lam: float = 0.23,
+        noise: float = 0.0, iterations: int = 8, sigma_start: float = 49.0, lam: float = DPIR_LAM,
         pad: int | None = None, progress: Callable[[int], None] | None = None) -> torch.Tensor:
     """Restore (N,C,h,w) ``y`` = (x * kernel)↓scale + noise (std ``noise`` on 0-255); ``kernel=None`` with
     scale > 1 means bicubic downscaling. For deblurring the image is solved on a canvas ``pad`` pixels larger

@@ -292,7 +292,7 @@ def test_deblurring_uses_its_own_data_weight(camera):
     blurred = D.add_gaussian_noise(D.blur(clean, kernel, mode="reflect"), 2, gen(), clip=True, quantize=True)
     net = T.load_restorer("deblur")
     ours = T.deblur(blurred, kernel, sigma=2)
-    assert T.DEBLUR_LAM != 0.23
+    assert T.DEBLUR_LAM != T.DPIR_LAM
     assert torch.equal(ours, T.plug_and_play(blurred, net, kernel=kernel, noise=2, tile=512, lam=T.DEBLUR_LAM))
     assert not torch.equal(ours, T.plug_and_play(blurred, net, kernel=kernel, noise=2, tile=512))
 
@@ -377,20 +377,27 @@ def test_in_gamut_conversion_keeps_the_luma():
     assert torch.allclose(rgb[:, ~outside], ycbcr_to_rgb(ycc)[:, ~outside], atol=1e-6)
 
 
-def test_jpeg_model_keeps_the_block_grid_in_every_view(camera):
-    """An image whose sides are not multiples of 8 is padded at the bottom and right only (so the 8x8 grid stays at
-    the top-left corner, where the model saw it in training, in every flip), by repeating the last row and column
-    as a JPEG encoder does, to a multiple of 16; the result is cropped back and still removes artifacts."""
+def test_jpeg_model_pads_partial_blocks_as_the_encoder_does(camera, monkeypatch):
+    """An image whose sides are not multiples of 8 is padded for the model at the bottom and right only, to the
+    model's multiple of 16, by repeating the last row and column as a JPEG encoder fills partial blocks (not by
+    reflection, which the other tasks use); the result is cropped back and still removes artifacts."""
+    from pixelsmith.pipelines import tiling
+
     clean = camera[:, 100:193, 200:321]  # 93 x 121
     decoded = D.jpeg_compress(clean, 10)
     seen = []
-    out = T.on_jpeg_grid(lambda p: seen.append(p) or p * 2, decoded)
-    padded = seen[0]
-    assert padded.shape == (1, 96, 128) and torch.equal(padded[:, :93, :121], decoded)
+
+    def spy(x, multiple, mode="reflect"):
+        seen.append(tiling_pad(x, multiple, mode))
+        return seen[-1]
+
+    tiling_pad = tiling.pad_to_multiple
+    monkeypatch.setattr(tiling, "pad_to_multiple", spy)
+    restored = T.remove_jpeg_artifacts(decoded, 10)
+    padded, size = seen[0][0][0, :1], seen[0][1]
+    assert size == (93, 121) and padded.shape == (1, 96, 128) and torch.equal(padded[:, :93, :121], decoded)
     assert torch.equal(padded[:, 93:, :121], decoded[:, 92:93].expand(-1, 3, -1))
     assert torch.equal(padded[:, :93, 121:], decoded[:, :, 120:121].expand(-1, -1, 7))
-    assert torch.equal(out, decoded * 2)
-    restored = T.remove_jpeg_artifacts(decoded, 10)
     assert restored.shape == clean.shape and psnr(restored, clean) > psnr(decoded, clean) + 0.5
 
 

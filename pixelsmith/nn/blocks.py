@@ -77,12 +77,14 @@ def pull_push_fill(x: torch.Tensor, hole: torch.Tensor, smoothing: int = 8, leve
     return filled.to(x.dtype)
 
 
-def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
-    """Reflect-pad H and W up to a multiple of ``multiple``; returns the padded tensor and the original size."""
+def pad_to_multiple(x: torch.Tensor, multiple: int, mode: str = "reflect") -> tuple[torch.Tensor, tuple[int, int]]:
+    """Pad H and W at the bottom and right up to a multiple of ``multiple``, by reflection (``mode="reflect"``;
+    edge repetition where the image is too small to reflect) or by edge repetition (``"replicate"``); returns the
+    padded tensor and the original size."""
     h, w = x.shape[-2:]
     ph, pw = (-h) % multiple, (-w) % multiple
     if ph or pw:
-        mode = "reflect" if h > ph and w > pw else "replicate"
+        mode = mode if h > ph and w > pw else "replicate"
         x = F.pad(x, (0, pw, 0, ph), mode=mode)
     return x, (h, w)
 

@@ -75,12 +75,15 @@ def model_channels(model: nn.Module) -> int:
 
 
 def apply_model(model: nn.Module, x: torch.Tensor, cond: torch.Tensor | None = None, bf16: bool = True,
-                tile: int = 512, overlap: int = 64, views: tuple[int, ...] = ONE) -> torch.Tensor:
+                tile: int = 512, overlap: int = 64, views: tuple[int, ...] = ONE, pad: str = "reflect"
+                ) -> torch.Tensor:
     """Run a restoration model on (C,H,W) ``x`` with an optional (K,H,W) conditioning map, tiled.
 
     A gray model runs on each colour channel in turn (with that channel's map when the map has one channel
     per image channel); a colour model given a gray image sees it repeated in 3 channels and returns their
-    mean. ``views`` (indices 0-7 of nn.dihedral, e.g. FLIPS) averages the model over those flips/rotations."""
+    mean. ``views`` (indices 0-7 of nn.dihedral, e.g. FLIPS) averages the model over those flips/rotations.
+    ``pad`` is how the image is first padded at the bottom and right to the model's size multiple
+    (nn.pad_to_multiple: "reflect" or "replicate")."""
     if not isinstance(views, (tuple, list)) or not views or not set(views) <= set(ALL):
         raise UsageError(f"views={views}; accepted: a non-empty tuple of nn.dihedral indices 0-7, e.g. {FLIPS}")
     expected, channels = model_channels(model), x.shape[0]
@@ -115,7 +118,7 @@ def apply_model(model: nn.Module, x: torch.Tensor, cond: torch.Tensor | None = N
             condition = condition.mean(0, keepdim=True).expand(k, -1, -1)
         joined = image[None] if not k else torch.cat([image, condition.to(image.dtype)])[None]
         # Pad the whole image as the model pads its input, so edge tiles see what the untiled model sees.
-        joined, (h, w) = pad_to_multiple(joined, getattr(model, "multiple", 1))
+        joined, (h, w) = pad_to_multiple(joined, getattr(model, "multiple", 1), pad)
         outputs.append(run_tiled(fn, joined, tile, overlap, out_channels=expected)[0, :, :h, :w])
     out = torch.cat(outputs)
     if expected > 1 and channels == 1:
