@@ -64,15 +64,24 @@ def smooth_field(h: int, w: int, generator: torch.Generator, cells: int = 4) -> 
     return F.interpolate(coarse, size=(h, w), mode="bicubic", align_corners=True)[0, 0].clamp(0, 1)
 
 
+SIGMA_DRAWS = ("max", "uniform")
+
+
 def random_sigma_map(channels: int, h: int, w: int, sigma_max: float, generator: torch.Generator,
-                     varying_prob: float = 0.25) -> torch.Tensor:
-    """A noise-level map (C, H, W) on the 0-255 scale: one uniform level in [0, sigma_max], or with
-    probability ``varying_prob`` a spatially varying one (a smooth field between two random levels)."""
-    lo, hi = sorted((float(torch.rand(1, generator=generator)) * sigma_max for _ in range(2)))
+                     varying_prob: float = 0.25, draw: str = "max") -> torch.Tensor:
+    """A noise-level map (C, H, W) on the 0-255 scale: one level in [0, sigma_max], or with probability
+    ``varying_prob`` a spatially varying one (a smooth field between two random levels, the lower and the
+    higher of two uniform draws). ``draw`` sets the one level: ``"max"`` takes the higher of the two draws
+    (density rising linearly with the level: only 1 in 9 levels is below sigma_max / 3), ``"uniform"`` the
+    first draw, every level alike."""
+    if draw not in SIGMA_DRAWS:
+        raise PixelsmithError(f"sigma draw='{draw}' is not known; accepted: {', '.join(SIGMA_DRAWS)}")
+    first, second = (float(torch.rand(1, generator=generator)) * sigma_max for _ in range(2))
+    lo, hi = sorted((first, second))
     if float(torch.rand(1, generator=generator)) < varying_prob:
         level = lo + (hi - lo) * smooth_field(h, w, generator)
         return level.expand(channels, h, w).clone()
-    return torch.full((channels, h, w), hi)
+    return torch.full((channels, h, w), hi if draw == "max" else first)
 
 
 # ---- blur and downscaling ------------------------------------------------------------------------------

@@ -91,6 +91,18 @@ def test_noise_map_condition_is_the_noise_level(gray_folder):
     assert torch.stack(levels).std() > 5 / 255  # the level varies from patch to patch
 
 
+def test_noise_patches_sigma_draw(gray_folder):
+    """sigma_draw='uniform' trains lower levels more often than the default; an unknown draw is refused."""
+    def mean_level(draw):
+        ds = RestorationPatches.from_folder(gray_folder, holdout=2, patch_size=32, sigma_max=60, noise_map=True,
+                                            sigma_draw=draw)
+        return float(torch.stack([ds[k][1].mean() for k in range(300)]).mean() * 255)
+
+    assert mean_level("uniform") < 0.85 * mean_level("max")
+    with pytest.raises(PixelsmithError, match="sigma_draw='low'.*accepted: max, uniform"):
+        RestorationPatches.from_folder(gray_folder, holdout=2, patch_size=32, sigma_draw="low")
+
+
 def test_jpeg_patches_condition_names_the_quality(gray_folder):
     from pixelsmith.degradations import jpeg_compress
 

@@ -66,6 +66,17 @@ def test_random_sigma_map():
     assert torch.equal(D.random_sigma_map(1, 8, 8, 50.0, gen(7)), D.random_sigma_map(1, 8, 8, 50.0, gen(7)))
 
 
+def test_random_sigma_map_draws():
+    def share_below_third(draw):
+        levels = [D.random_sigma_map(1, 4, 4, 60.0, gen(s), varying_prob=0.0, draw=draw)[0, 0, 0] for s in range(900)]
+        return sum(float(v) < 20.0 for v in levels) / len(levels)
+
+    assert 0.27 < share_below_third("uniform") < 0.40  # every level alike: 1 in 3
+    assert 0.06 < share_below_third("max") < 0.17  # the higher of two draws: 1 in 9
+    with pytest.raises(PixelsmithError, match="accepted: max, uniform"):
+        D.random_sigma_map(1, 4, 4, 60.0, gen(0), draw="gauss")
+
+
 # ---- blur and resizing ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("sigma", [0.8, 1.6, 3.0])
 def test_gaussian_kernel(sigma):

@@ -8,7 +8,7 @@ import torch
 from torch.utils.data import Dataset
 
 from pixelsmith import PixelsmithError
-from pixelsmith.degradations import add_gaussian_noise, jpeg_compress, random_mask, random_sigma_map
+from pixelsmith.degradations import SIGMA_DRAWS, add_gaussian_noise, jpeg_compress, random_mask, random_sigma_map
 from pixelsmith.nn import dihedral
 
 DEGRADATIONS = ("noise", "jpeg", "inpaint")
@@ -27,9 +27,10 @@ def jpeg_condition(quality: float, h: int, w: int) -> torch.Tensor:
 class RestorationPatches(Dataset):
     """(degraded, condition, clean) triples: a random crop, flip and rotation of a clean image, then
 
-    - ``noise``: Gaussian noise of a random level in [0, sigma_max]; with ``noise_map`` the level is given to the
-      model as a map (sigma / 255 per channel, sometimes varying across the patch), otherwise the condition is
-      empty (a blind model). With probability ``clip_prob`` the noisy patch is clipped and quantised to 8 bits.
+    - ``noise``: Gaussian noise of a random level in [0, sigma_max] (drawn as ``random_sigma_map`` does with
+      ``sigma_draw``); with ``noise_map`` the level is given to the model as a map (sigma / 255 per channel,
+      sometimes varying across the patch), otherwise the condition is empty (a blind model). With probability
+      ``clip_prob`` the noisy patch is clipped and quantised to 8 bits.
     - ``jpeg``: JPEG compression at a random quality in [quality_min, quality_max], ``quality_min + (quality_max
       - quality_min) * u**quality_bias`` for a uniform u (a bias above 1 favours low qualities); the condition is
       (100 - quality) / 100.
@@ -37,7 +38,7 @@ class RestorationPatches(Dataset):
     """
 
     def __init__(self, images: list[torch.Tensor], degradation: str = "noise", patch_size: int = 128,
-                 sigma_max: float = 55.0, clip_prob: float = 0.0, noise_map: bool = False,
+                 sigma_max: float = 55.0, clip_prob: float = 0.0, noise_map: bool = False, sigma_draw: str = "max",
                  quality_min: int = 10, quality_max: int = 90, quality_bias: float = 1.5, seed: int = 0) -> None:
         if not images:
             raise PixelsmithError("RestorationPatches needs at least one image")
@@ -49,7 +50,9 @@ class RestorationPatches(Dataset):
         if quality_bias <= 0:
             raise PixelsmithError(f"quality_bias={quality_bias} must be > 0")
         self.images, self.degradation, self.patch_size = images, degradation, patch_size
-        self.sigma_max, self.clip_prob, self.noise_map = sigma_max, clip_prob, noise_map
+        if sigma_draw not in SIGMA_DRAWS:
+            raise PixelsmithError(f"sigma_draw='{sigma_draw}' is not known; accepted: {', '.join(SIGMA_DRAWS)}")
+        self.sigma_max, self.clip_prob, self.noise_map, self.sigma_draw = sigma_max, clip_prob, noise_map, sigma_draw
         self.quality_min, self.quality_max, self.quality_bias = quality_min, quality_max, quality_bias
         self.seed = seed
 
@@ -83,7 +86,7 @@ class RestorationPatches(Dataset):
         clean = clean.contiguous()
         c = clean.shape[0]
         if self.degradation == "noise":
-            sigma = random_sigma_map(c, p, p, self.sigma_max, g)
+            sigma = random_sigma_map(c, p, p, self.sigma_max, g, draw=self.sigma_draw)
             realistic = float(torch.rand(1, generator=g)) < self.clip_prob
             degraded = add_gaussian_noise(clean, sigma, g, clip=realistic, quantize=realistic)
             cond = sigma / 255.0 if self.noise_map else torch.zeros(0, p, p)
