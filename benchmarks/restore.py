@@ -19,7 +19,9 @@ Settings and protocols
   (cracks and text on real photos) has no clean reference: its fills go to results/by-eye/, not into the table.
 - deblur: set12 blurred (reflective boundary) by gaussian:1.6 and motion:15:30 plus Gaussian noise of std 2,
   clipped and quantised; the noise level is given.
-Timing is wall time in seconds per megapixel of output on this machine (torch threads as printed).
+Timing is wall time in seconds per megapixel of output on this machine (torch threads as printed). The bm3d
+package runs on both cores of this machine whatever the thread settings (its CPU time is twice its wall time, also
+with OMP_NUM_THREADS=1), so for a fair speed comparison run this alone with torch on every core (the default).
 Writes benchmarks/results/restore.{json,md}; a run of some tasks replaces those tasks' rows only.
 """
 
