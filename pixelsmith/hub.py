@@ -109,18 +109,26 @@ def from_pretrained(name_or_dir: str | Path, device: str | torch.device = "cpu")
 
 def transplant(source: nn.Module, target: nn.Module) -> nn.Module:
     """Copy ``source``'s weights into ``target`` (a variant of the same architecture): tensors of equal shape
-    are copied (under the name ``target.source_name`` gives, when the model defines it); others go through
+    are copied (under the name ``target.source_name`` gives, when the model defines it; None keeps the target's
+    own initialisation, for a part that the model knows starts as the identity); others go through
     ``target.adapt_parameter(name, tensor, source.config)`` when the model defines it (e.g. a gray model's
     weights starting a colour one); anything else is a one-line error."""
     src, dst = source.state_dict(), target.state_dict()
     rename = getattr(target, "source_name", lambda name, names: name)
     src_names = set(src)
     names = {name: rename(name, src_names) for name in dst}
-    missing = sorted(n for n in names.values() if n not in src)
+    missing = sorted(n for n in names.values() if n is not None and n not in src)
     if missing:
         raise PixelsmithError(f"cannot start from this model: it has no '{missing[0]}' (different architecture)")
+    unused = sorted(set(src) - set(names.values()))
+    if unused:
+        raise PixelsmithError(f"cannot start from this model: its '{unused[0]}' has no place in the new one "
+                              "(different architecture)")
     new = {}
     for name, value in dst.items():
+        if names[name] is None:
+            new[name] = value
+            continue
         old = src[names[name]]
         if old.shape == value.shape:
             new[name] = old

@@ -230,6 +230,27 @@ def test_inpainting_model_started_from_a_denoiser_returns_the_smooth_fill(tmp_pa
     assert (out[:, :1] - torch.where(mask > 0, expected, x[:, :1])).abs().max() < 1e-5
 
 
+def test_transplant_into_more_blocks_computes_the_same_function(tmp_path):
+    """A model grown to more residual blocks per level starts with the source's weights and identity blocks:
+    the same output; then the new blocks are real parameters that change it. A model with fewer is refused."""
+    from pixelsmith.hub import transplant
+
+    source = _save_small(tmp_path, cond_channels=1)
+    grown = transplant(source, create_model("resunet", widths=[8, 16, 32], blocks=[2, 3, 1], cond_channels=1)).eval()
+    new = set(grown.state_dict()) - set(source.state_dict())
+    assert len(new) == 6 * 2  # level 0: one new block down and one up; level 1: two and two; two convs each
+    x = torch.rand(1, 1, 32, 48, generator=torch.Generator().manual_seed(6))
+    cond = torch.rand(1, 1, 32, 48, generator=torch.Generator().manual_seed(7))
+    with torch.no_grad():
+        assert (grown(x, cond) - source(x, cond)).abs().max() < 1e-5
+        grown.down_blocks[1][2].conv2.weight.normal_(0, 0.1)
+        assert (grown(x, cond) - source(x, cond)).abs().max() > 1e-4
+    with pytest.raises(PixelsmithError, match="'down_blocks.0.1.conv1.weight' has no place"):
+        transplant(grown, create_model("resunet", widths=[8, 16, 32], blocks=1, cond_channels=1))
+    with pytest.raises(PixelsmithError, match="blocks=\\[2, 1\\]: give one count"):
+        create_model("resunet", widths=[8, 16, 32], blocks=[2, 1])
+
+
 def test_transplant_refuses_other_architectures(tmp_path):
     from pixelsmith.hub import transplant
 

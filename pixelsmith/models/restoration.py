@@ -3,6 +3,8 @@ takes a conditioning map (noise level, JPEG quality or hole mask) and optionally
 
 from __future__ import annotations
 
+import re
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -25,30 +27,34 @@ class ResUNet(nn.Module):
     is already a classical inpainter), and the known pixels of the input are kept unchanged.
     """
 
-    def __init__(self, channels: int = 1, widths: tuple[int, ...] = (48, 96, 192), blocks: int = 2,
+    def __init__(self, channels: int = 1, widths: tuple[int, ...] = (48, 96, 192), blocks: int | tuple[int, ...] = 2,
                  cond_channels: int = 0, gated: bool = False, inpaint: bool = False) -> None:
         super().__init__()
         if inpaint and cond_channels != 1:
             raise PixelsmithError("an inpainting ResUNet takes the hole mask as its one conditioning channel")
+        blocks = (blocks,) * len(widths) if isinstance(blocks, int) else tuple(blocks)
+        if len(blocks) != len(widths) or min(blocks) < 1:
+            raise PixelsmithError(f"blocks={list(blocks)}: give one count of at least 1 for all levels, or one per "
+                                  f"level ({len(widths)} widths)")
         self.channels, self.cond_channels, self.inpaint = channels, cond_channels, inpaint
         self.levels = len(widths)
         unshuffled = (channels + cond_channels) * 4
         self.head = (GatedConv2d if gated else nn.Conv2d)(unshuffled, widths[0], 3, padding=1, bias=False)
 
-        def stage(width: int) -> nn.Sequential:
-            return nn.Sequential(*[ResBlock(width, gated=gated) for _ in range(blocks)])
+        def stage(level: int) -> nn.Sequential:
+            return nn.Sequential(*[ResBlock(widths[level], gated=gated) for _ in range(blocks[level])])
 
         self.down_blocks = nn.ModuleList()
         self.downs = nn.ModuleList()
         for i, width in enumerate(widths[:-1]):
-            self.down_blocks.append(stage(width))
+            self.down_blocks.append(stage(i))
             self.downs.append(nn.Conv2d(width, widths[i + 1], 2, stride=2, bias=False))
-        self.body = stage(widths[-1])
+        self.body = stage(len(widths) - 1)
         self.ups = nn.ModuleList()
         self.up_blocks = nn.ModuleList()
         for i in reversed(range(len(widths) - 1)):
             self.ups.append(nn.ConvTranspose2d(widths[i + 1], widths[i], 2, stride=2, bias=False))
-            self.up_blocks.append(stage(widths[i]))
+            self.up_blocks.append(stage(i))
         self.tail = nn.Conv2d(widths[0], channels * 4, 3, padding=1, bias=False)
         init_weights(self)
         nn.init.zeros_(self.tail.weight)  # starts as the identity: predicts no degradation
@@ -85,11 +91,19 @@ class ResUNet(nn.Module):
             out = known + out * cond
         return out
 
-    def source_name(self, name: str, source_names: set[str]) -> str:
+    def source_name(self, name: str, source_names: set[str]) -> str | None:
         """The name of the parameter of another ResUNet that starts ``name``: a gated convolution
-        (``head.conv.weight``) starts from the plain one (``head.weight``) of a model without gates."""
-        if name not in source_names and name.endswith(".conv.weight"):
+        (``head.conv.weight``) starts from the plain one (``head.weight``) of a model without gates; a residual
+        block the source does not have (a model grown to more blocks per level) gives None: it keeps its own
+        initialisation, the identity (its last convolution is zero), so the grown model computes the source's
+        function."""
+        if name in source_names:
+            return name
+        if name.endswith(".conv.weight") and name.removesuffix(".conv.weight") + ".weight" in source_names:
             return name.removesuffix(".conv.weight") + ".weight"
+        block = re.match(r"(down_blocks\.\d+|up_blocks\.\d+|body)\.\d+\.", name)
+        if block and not any(n.startswith(block.group(0)) for n in source_names):
+            return None
         return name
 
     def adapt_parameter(self, name: str, value: torch.Tensor, source_config: dict) -> torch.Tensor:
@@ -122,8 +136,9 @@ class ResUNet(nn.Module):
 
 
 @register_model("resunet", task="restore")
-def resunet(channels: int = 1, widths: list[int] = (48, 96, 192), blocks: int = 2, cond_channels: int = 0,
+def resunet(channels: int = 1, widths: list[int] = (48, 96, 192), blocks: int | list[int] = 2, cond_channels: int = 0,
             gated: bool = False, inpaint: bool = False) -> ResUNet:
-    """Residual U-Net restorer (pixel-unshuffle input, bias-free residual blocks, optional condition map)."""
+    """Residual U-Net restorer (pixel-unshuffle input, bias-free residual blocks, one count for every level or
+    one per level, optional condition map)."""
     return ResUNet(channels=channels, widths=tuple(widths), blocks=blocks, cond_channels=cond_channels,
                    gated=gated, inpaint=inpaint)
