@@ -67,6 +67,12 @@ def smooth_field(h: int, w: int, generator: torch.Generator, cells: int = 4) -> 
 SIGMA_DRAWS = ("max", "uniform")
 
 
+def check_sigma_draw(draw: str) -> None:
+    """Refuse a noise-level draw that ``random_sigma_map`` does not know, in one line."""
+    if draw not in SIGMA_DRAWS:
+        raise PixelsmithError(f"sigma_draw='{draw}' is not known; accepted: {', '.join(SIGMA_DRAWS)}")
+
+
 def random_sigma_map(channels: int, h: int, w: int, sigma_max: float, generator: torch.Generator,
                      varying_prob: float = 0.25, draw: str = "max") -> torch.Tensor:
     """A noise-level map (C, H, W) on the 0-255 scale: one level in [0, sigma_max], or with probability
@@ -74,8 +80,7 @@ def random_sigma_map(channels: int, h: int, w: int, sigma_max: float, generator:
     higher of two uniform draws). ``draw`` sets the one level: ``"max"`` takes the higher of the two draws
     (density rising linearly with the level: only 1 in 9 levels is below sigma_max / 3), ``"uniform"`` the
     first draw, every level alike."""
-    if draw not in SIGMA_DRAWS:
-        raise PixelsmithError(f"sigma draw='{draw}' is not known; accepted: {', '.join(SIGMA_DRAWS)}")
+    check_sigma_draw(draw)
     first, second = (float(torch.rand(1, generator=generator)) * sigma_max for _ in range(2))
     lo, hi = sorted((first, second))
     if float(torch.rand(1, generator=generator)) < varying_prob:

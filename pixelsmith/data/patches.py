@@ -8,7 +8,7 @@ import torch
 from torch.utils.data import Dataset
 
 from pixelsmith import PixelsmithError
-from pixelsmith.degradations import SIGMA_DRAWS, add_gaussian_noise, jpeg_compress, random_mask, random_sigma_map
+from pixelsmith.degradations import add_gaussian_noise, check_sigma_draw, jpeg_compress, random_mask, random_sigma_map
 from pixelsmith.nn import dihedral
 
 DEGRADATIONS = ("noise", "jpeg", "inpaint")
@@ -50,8 +50,7 @@ class RestorationPatches(Dataset):
         if quality_bias <= 0:
             raise PixelsmithError(f"quality_bias={quality_bias} must be > 0")
         self.images, self.degradation, self.patch_size = images, degradation, patch_size
-        if sigma_draw not in SIGMA_DRAWS:
-            raise PixelsmithError(f"sigma_draw='{sigma_draw}' is not known; accepted: {', '.join(SIGMA_DRAWS)}")
+        check_sigma_draw(sigma_draw)  # here too, so a bad recipe fails before training starts
         self.sigma_max, self.clip_prob, self.noise_map, self.sigma_draw = sigma_max, clip_prob, noise_map, sigma_draw
         self.quality_min, self.quality_max, self.quality_bias = quality_min, quality_max, quality_bias
         self.seed = seed

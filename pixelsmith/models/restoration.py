@@ -99,8 +99,9 @@ class ResUNet(nn.Module):
         function."""
         if name in source_names:
             return name
-        if name.endswith(".conv.weight") and name.removesuffix(".conv.weight") + ".weight" in source_names:
-            return name.removesuffix(".conv.weight") + ".weight"
+        plain = name.removesuffix(".conv.weight") + ".weight"
+        if name.endswith(".conv.weight") and plain in source_names:
+            return plain
         block = re.match(r"(down_blocks\.\d+|up_blocks\.\d+|body)\.\d+\.", name)
         if block and not any(n.startswith(block.group(0)) for n in source_names):
             return None
