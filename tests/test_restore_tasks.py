@@ -57,8 +57,9 @@ def test_clipped_colour_noise_mixes_the_models_by_level_and_unclipped_takes_the_
     w = (30 - 8) / 35
     assert torch.allclose(default, (1 - w) * alone[0] + w * alone[1], atol=1e-5)
     views_score, colour_score = (psnr(a, astronaut).item() for a in alone)
-    # measured with the -deep gray model: views 29.11, colour model 28.76, mix 29.04 (with -psnr2: 29.02, 28.76,
-    # 29.01). The weights were tuned on mcmaster 1-9, where the mix is still ahead of the views at sigma 25 and 50.
+    # measured with the -deep gray model: views 29.11, colour model 28.76, mix 29.04 (with earlier gray models:
+    # 29.02, 28.76, 29.01). The weights were tuned on mcmaster 1-9, where the mix is still ahead of the views at
+    # sigma 25 and 50.
     ours = psnr(default, astronaut).item()
     assert ours > colour_score + 0.2 and ours > views_score - 0.1
     faint = D.add_gaussian_noise(astronaut, 5, gen(4), clip=True, quantize=True)
