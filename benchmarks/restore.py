@@ -31,18 +31,22 @@ import argparse
 import fcntl
 import json
 import platform
+import sys
 import time
 from pathlib import Path
 
 import torch
 
 from pixelsmith.colorspace import matlab_luma
-from pixelsmith.degradations import (add_gaussian_noise, bicubic_downscale, blur, jpeg_compress, stroke_mask,
-                                     text_mask)
+from pixelsmith.degradations import (add_gaussian_noise, bicubic_downscale, blur, jpeg_compress, parse_kernel,
+                                     stroke_mask, text_mask)
 from pixelsmith.io import find_images, read_image, write_image
 from pixelsmith.metrics import psnr, ssim
-from pixelsmith.pipelines.tasks import (deblur, denoise, inpaint, parse_kernel, remove_jpeg_artifacts,
-                                        super_resolve)
+from pixelsmith.pipelines.deblur import deblur
+from pixelsmith.pipelines.denoise import denoise
+from pixelsmith.pipelines.inpaint import inpaint
+from pixelsmith.pipelines.jpeg import remove_jpeg_artifacts
+from pixelsmith.pipelines.sr import super_resolve
 from results_file import merge_rows
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
@@ -86,17 +90,16 @@ def run_setting(rows: list, task: str, setting: str, cases: list, methods: dict,
 def bench_denoise(rows: list, task: str, folder: Path, channels: int) -> None:
     images = load(folder, channels)
     methods = {
-        "model (default)": lambda x, s: denoise(x, "model", sigma=s),
-        "model --fast": lambda x, s: denoise(x, "model", sigma=s, ensemble=False),
-        "model, sigma estimated": lambda x, s: denoise(x, "model"),
-        **({"gray model, opponent channels": lambda x, s: denoise(x, "model", sigma=s, model="resunet-denoise-gray"),
-            "colour model (resunet-denoise-color)": lambda x, s: denoise(x, "model", sigma=s,
-                                                                       model="resunet-denoise-color")}
+        "model (default)": lambda x, s: denoise(x, s),
+        "model --fast": lambda x, s: denoise(x, s, ensemble=False),
+        "model, sigma estimated": lambda x, s: denoise(x),
+        **({"gray model, opponent channels": lambda x, s: denoise(x, s, model="resunet-denoise-gray", colour="views"),
+            "colour model (resunet-denoise-color)": lambda x, s: denoise(x, s, model="resunet-denoise-color")}
            if channels == 3 else {}),
-        "BM3D" if channels == 1 else "CBM3D": lambda x, s: denoise(x, "bm3d", sigma=s),
-        "NLM": lambda x, s: denoise(x, "nlm", sigma=s),
-        "TV": lambda x, s: denoise(x, "tv", sigma=s),
-        "wavelet": lambda x, s: denoise(x, "wavelet", sigma=s),
+        "BM3D" if channels == 1 else "CBM3D": lambda x, s: denoise(x, s, method="bm3d"),
+        "NLM": lambda x, s: denoise(x, s, method="nlm"),
+        "TV": lambda x, s: denoise(x, s, method="tv"),
+        "wavelet": lambda x, s: denoise(x, s, method="wavelet"),
     }
     for protocol in ("float", "realistic"):
         for sigma in (15, 25, 50):
@@ -111,9 +114,9 @@ def bench_denoise(rows: list, task: str, folder: Path, channels: int) -> None:
 def bench_sr(rows: list, data: Path) -> None:
     images = load(data / "set14", 3)
     methods = {
-        "model (plug-and-play)": lambda x, s: super_resolve(x, s, "model"),
-        "bicubic": lambda x, s: super_resolve(x, s, "bicubic"),
-        "lanczos": lambda x, s: super_resolve(x, s, "lanczos"),
+        "model (plug-and-play)": lambda x, s: super_resolve(x, s),
+        "bicubic": lambda x, s: super_resolve(x, s, method="bicubic"),
+        "lanczos": lambda x, s: super_resolve(x, s, method="lanczos"),
     }
     for scale in (2, 3, 4):
         cases = []
@@ -125,16 +128,16 @@ def bench_sr(rows: list, data: Path) -> None:
 
 def bench_jpeg(rows: list, data: Path) -> None:
     images = load(data / "live1", 3)
-    methods = {"model (default)": lambda x, q: remove_jpeg_artifacts(x, q, "model"),
-               "model --fast": lambda x, q: remove_jpeg_artifacts(x, q, "model", ensemble=False),
-               "JPEG (decoded)": lambda x, q: remove_jpeg_artifacts(x, q, "none")}
+    methods = {"model (default)": lambda x, q: remove_jpeg_artifacts(x, q),
+               "model --fast": lambda x, q: remove_jpeg_artifacts(x, q, ensemble=False),
+               "JPEG (decoded)": lambda x, q: remove_jpeg_artifacts(x, q, method="none")}
     for quality in (10, 20, 30, 40):
         cases = [(clean, jpeg_compress(clean, quality), quality) for _, clean in images]
         run_setting(rows, "jpeg", f"live1 q{quality}", cases, methods, luma=True)
 
 
 def bench_inpaint(rows: list, data: Path) -> None:
-    methods = {name: (lambda m: lambda x, mask: inpaint(x, mask, m))(m)
+    methods = {name: (lambda m: lambda x, mask: inpaint(x, mask, method=m))(m)
                for name, m in (("model", "model"), ("telea", "telea"), ("NS", "ns"), ("biharmonic", "biharmonic"))}
     set1 = []
     for clean_name, masked_name in (("09", "09_50_masked"), ("butterfly_gray", "butterfly_gray_75_masked"),
@@ -159,14 +162,14 @@ def bench_inpaint(rows: list, data: Path) -> None:
         photo = read_image(data / "inpaint" / "set2" / f"{stem}.png").pixels
         mask = (read_image(data / "inpaint" / "set2" / f"{stem}_mask.png", channels=1).pixels > 0.5).float()
         for method in ("model", "biharmonic"):
-            write_image(SEEN / f"set2-{stem}-{method}.png", inpaint(photo, mask, method))
+            write_image(SEEN / f"set2-{stem}-{method}.png", inpaint(photo, mask, method=method))
 
 
 def bench_deblur(rows: list, data: Path) -> None:
     images = load(data / "set12", 1)
-    methods = {"model (plug-and-play)": lambda x, k: deblur(x, k, "model", sigma=2.0),
-               "wiener": lambda x, k: deblur(x, k, "wiener", sigma=2.0),
-               "richardson-lucy": lambda x, k: deblur(x, k, "rl", sigma=2.0)}
+    methods = {"model (plug-and-play)": lambda x, k: deblur(x, k, sigma=2.0),
+               "wiener": lambda x, k: deblur(x, k, sigma=2.0, method="wiener"),
+               "richardson-lucy": lambda x, k: deblur(x, k, sigma=2.0, method="rl")}
     for spec in ("gaussian:1.6", "motion:15:30"):
         kernel = parse_kernel(spec)
         cases = []
@@ -238,6 +241,9 @@ def main() -> None:
     parser.add_argument("--data", default=str(DATA))
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     parser.add_argument("--tables-only", action="store_true", help="rewrite the markdown from the saved JSON")
+    parser.add_argument("--check", type=float, metavar="DB",
+                        help="compare each row's PSNR with the saved results instead of replacing them; exit 1 when "
+                             "one differs by more than DB (writes results/restore_check.md)")
     args = parser.parse_args()
     if args.tables_only:
         saved = json.loads(OUT.with_suffix(".json").read_text())
@@ -252,11 +258,35 @@ def main() -> None:
         parser.error(f"unknown task(s) {', '.join(sorted(unknown))}; accepted: {', '.join(TASKS)}")
     meta = {"torch": torch.__version__, "threads": torch.get_num_threads(),
             "cpu": platform.processor() or platform.machine(), "command": "python benchmarks/restore.py"}
+    if args.check is not None:
+        sys.exit(check_against_saved(tasks, Path(args.data), args.check, meta))
     for task in tasks:  # each task's rows are written as soon as it is done, so a stopped run keeps them
         rows = []
         TASKS[task](rows, Path(args.data))
         table = merge_and_write(rows, {NAMES.get(task, task)}, meta)
     print("\n" + table)
+
+
+def check_against_saved(tasks: list[str], data: Path, tolerance: float, meta: dict) -> int:
+    """Rerun ``tasks`` and compare every row's PSNR with the saved results; 1 when one is off by more than
+    ``tolerance`` dB or missing. The table goes to results/restore_check.md, the saved results stay."""
+    saved = {(r["task"], r["setting"], r["method"]): r for r in json.loads(OUT.with_suffix(".json").read_text())["rows"]}
+    lines = ["| task | setting | method | saved PSNR | now | difference (dB) |", "|---|---|---|---|---|---|"]
+    worst = 0.0
+    for task in tasks:
+        rows = []
+        TASKS[task](rows, data)
+        for r in rows:
+            old = saved.get((r["task"], r["setting"], r["method"]))
+            diff = float("inf") if old is None else r["psnr"] - old["psnr"]
+            worst = max(worst, abs(diff))
+            lines.append(f"| {r['task']} | {r['setting']} | {r['method']} | "
+                         f"{'-' if old is None else format(old['psnr'], '.4f')} | {r['psnr']:.4f} | {diff:+.4f} |")
+        path = OUT.parent / "restore_check.md"
+        path.write_text(f"# Rerun against the saved results (tolerance {tolerance} dB)\n\n```\n{json.dumps(meta, indent=2)}"
+                        f"\n```\n\nLargest difference: {worst:.4f} dB\n\n" + "\n".join(lines) + "\n")
+    print("\n".join(lines) + f"\nlargest difference {worst:.4f} dB (tolerance {tolerance})")
+    return 0 if worst <= tolerance else 1
 
 
 if __name__ == "__main__":

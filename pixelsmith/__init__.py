@@ -1,11 +1,21 @@
-"""pixelsmith: deep-learning image generation and restoration that runs well on a CPU."""
+"""pixelsmith: deep-learning image generation and restoration that runs well on a CPU.
+
+    import pixelsmith as ps
+    clean = ps.restore("noisy.png", task="denoise", sigma=25)
+    digits = ps.generate("dcgan-mnist", 16, seed=0)
+
+The API functions are imported on first use, so ``import pixelsmith`` (and the CLI) start fast.
+"""
+
+from pixelsmith.errors import Cancelled, PixelsmithError, UsageError
 
 __version__ = "0.1.0"
+__all__ = ["Cancelled", "PixelsmithError", "UsageError", "generate", "list_models", "load", "restore"]
 
 
-class PixelsmithError(Exception):
-    """A user-facing error: its message is one line that says what was wrong and what is accepted."""
+def __getattr__(name: str):
+    if name in ("restore", "generate", "load", "list_models"):
+        from pixelsmith import api
 
-
-class UsageError(PixelsmithError):
-    """A bad option value or combination: the CLI exits with status 2."""
+        return getattr(api, name)
+    raise AttributeError(f"module 'pixelsmith' has no attribute '{name}'")

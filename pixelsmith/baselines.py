@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from pixelsmith import PixelsmithError
-from pixelsmith.methods import DEBLURRERS, DENOISERS, INPAINTERS, UPSCALERS
+from pixelsmith.pipelines.methods import DEBLURRERS, DENOISERS, INPAINTERS, UPSCALERS
 
 
 def _hwc(x: torch.Tensor) -> np.ndarray:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 
-from pixelsmith import PixelsmithError, UsageError, __version__
-from pixelsmith.methods import METHODS, TASKS
+from pixelsmith import __version__
+from pixelsmith.errors import Cancelled, PixelsmithError, UsageError
+from pixelsmith.pipelines.methods import METHODS, TASKS
 
 EXAMPLES = {
     "models": "pixelsmith models",
@@ -28,12 +30,64 @@ EXAMPLES = {
                "  pixelsmith degrade clean.png -o holes.png --mask strokes   (missing pixels become transparent)\n"
                "  pixelsmith degrade clean.png -o photo.jpg --jpeg 10",
     "export": "pixelsmith export --model resunet-denoise-gray --format onnx -o denoise.onnx",
-    "generate": "pixelsmith generate --model dcgan-mnist -n 64 -o out/ --grid grid.png --seed 0",
+    "generate": "pixelsmith generate --model dcgan-mnist -n 64 -o out/ --grid grid.png --seed 0\n"
+                "  pixelsmith generate --model dcgan-mnist -n 16 -o out/ --option temperature=0.8",
     "train": "pixelsmith train configs/dcgan-mnist.json --out runs/dcgan\n"
              "  pixelsmith train configs/dcgan-mnist.json steps=10000 --out runs/dcgan --resume\n"
              "  torchrun --standalone --nproc_per_node 2 --no-python pixelsmith train dcgan-mnist --out runs/ddp",
     "demo": "pixelsmith demo --out pixelsmith-demo",
 }
+
+
+# Library errors name parameters as name=value; the CLI shows the flag that sets each.
+FLAG_WORDS = {"ensemble=False": "--fast", "bf16=False": "--fp32", "overwrite=True": "--overwrite"}
+PARAMETER = re.compile(r"\b(sigma|scale|kernel|quality|mask|iterations|model|method|format|colour|max_pixels|task|"
+                       r"noise|poisson|blur|downscale|jpeg|seed|steps|guidance|label|n)=")
+
+
+def flag_message(message: str) -> str:
+    """``message`` with each ``name=value`` of a parameter written as the flag that sets it (``--scale 5``)."""
+    for words, flag in FLAG_WORDS.items():
+        message = message.replace(words, flag)
+
+    def flag(match: re.Match) -> str:
+        name = match.group(1)
+        return {"n": "-n ", "label": "--class "}.get(name, f"--{name.replace('_', '-')} ")
+
+    return PARAMETER.sub(flag, message)
+
+
+class Bars:
+    """tqdm bars on stderr from progress events: one bar per stage, restarted when its count starts over."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled and os.environ.get("RANK", "0") == "0"
+        self.bars: dict = {}
+
+    def __call__(self, event) -> None:
+        if not self.enabled or event.total <= 1:
+            return
+        from tqdm import tqdm
+
+        bar = self.bars.get(event.stage)
+        if bar is not None and (event.done < bar.n or bar.total != event.total):
+            bar.reset(total=event.total)
+        if bar is None:
+            bar = self.bars[event.stage] = tqdm(total=event.total, desc=event.stage, position=len(self.bars),
+                                                leave=False, dynamic_ncols=True, file=sys.stderr)
+        if event.info:
+            bar.set_postfix({k: f"{v:.4g}" for k, v in event.info.items()}, refresh=False)
+        bar.update(event.done - bar.n)
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
+        self.bars.clear()
+
+
+def shard() -> tuple[int, int]:
+    """(rank, world size) under torchrun, (0, 1) otherwise."""
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
 
 
 class Parser(argparse.ArgumentParser):
@@ -71,6 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--iterations", type=int, help="dip: iterations (default 2000, with early stopping); "
                                                   "sr/deblur: plug-and-play iterations (default 24 for sr, 8 for deblur)")
     p.add_argument("--model", help="bundled model name or model folder (default: the bundled one for the task)")
+    p.add_argument("--colour", default="auto", choices=["auto", "mix", "views"],
+                   help="denoise, colour images: views (the gray model on opponent channels, for unclipped noise), "
+                        "mix (two views mixed with the colour model by noise level, for files) or auto (default: "
+                        "mix when every value lies in [0, 1], as a file's do)")
     p.add_argument("--format", default="png", help="output format for folders (default: png, lossless)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--max-pixels", type=int, default=100_000_000, help="refuse larger images (default 1e8)")
@@ -104,6 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="folder for the PNG files")
     p.add_argument("--grid", help="also write all samples as one grid image here")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--class", dest="label", type=int, help="class label, for models that take one")
+    p.add_argument("--steps", type=int, help="sampling steps, for models that take them")
+    p.add_argument("--guidance", type=float, help="guidance strength, for models that take it")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="any sampling option the model declares (see pixelsmith models), e.g. temperature=0.8")
     p.add_argument("--overwrite", action="store_true")
 
     p = _sub(sub, "train", "train a model from a JSON recipe, with key=value overrides")
@@ -135,30 +198,36 @@ def _load_recipe(name: str):
 
 
 def cmd_models(args) -> int:
-    from pixelsmith.hub import WEIGHTS_DIR, from_pretrained, list_bundled, read_config
+    from pixelsmith.hub import WEIGHTS_DIR, list_bundled, read_config
+    from pixelsmith.models.generative import sample_options
+    from pixelsmith.pipelines.store import load_model
     from pixelsmith.registry import count_parameters, create_model, get_entry, list_models
 
     print("registered architectures:")
     for name in list_models():
         entry = get_entry(name)
         params = count_parameters(create_model(name))
-        print(f"  {name:<24} task={entry.task:<9} params={params / 1e6:6.2f}M  {entry.description}")
+        print(f"  {name:<24} family={entry.family:<9} params={params / 1e6:6.2f}M  {entry.description}")
     print("bundled pretrained models:")
     for name in list_bundled():
         config = read_config(name)
         size = sum(f.stat().st_size for f in (WEIGHTS_DIR / name).iterdir()) / 1e6
-        meta = config.get("metadata", {})
-        params = count_parameters(from_pretrained(name))
-        print(f"  {name:<24} task={config['task']:<9} params={params / 1e6:6.2f}M  size={size:5.1f} MB  "
-              f"arch={config['model']}  {meta.get('description', '')}")
+        model = load_model(name)
+        does = f"restores={config['restores']}" if "restores" in config else ""
+        options = ", ".join(f"{k}={o.default}" for k, o in sample_options(model).items())
+        print(f"  {name:<24} family={config['family']:<9} {does:<17} params={count_parameters(model) / 1e6:6.2f}M  "
+              f"size={size:5.1f} MB  arch={config['model']}" + (f"  options: {options}" if options else "")
+              + f"  {config.get('metadata', {}).get('description', '')}")
     return 0
 
 
-def _report(written: list[Path], errors: list[str], what: str) -> int:
-    for error in errors:
+def _report(result, what: str) -> int:
+    for error in result.errors:
         print(f"error: {error}", file=sys.stderr)
-    print(f"{what} {len(written)} image(s)" + (f"; {len(errors)} failed" if errors else ""))
-    return 1 if errors else 0
+    if result.skipped:
+        print(f"skipped {len(result.skipped)} existing output(s); pass --overwrite to replace them", file=sys.stderr)
+    print(f"{what} {len(result.written)} image(s)" + (f"; {len(result.errors)} failed" if result.errors else ""))
+    return 1 if result.errors else 0
 
 
 def cmd_restore(args) -> int:
@@ -166,10 +235,14 @@ def cmd_restore(args) -> int:
 
     opts = RestoreOptions(task=args.task, method=args.method, sigma=args.sigma, scale=args.scale,
                           kernel=args.kernel, quality=args.quality, mask=args.mask, iterations=args.iterations,
-                          model=args.model, format=args.format, overwrite=args.overwrite,
+                          model=args.model, colour=args.colour, format=args.format, overwrite=args.overwrite,
                           max_pixels=args.max_pixels, bf16=not args.fp32, ensemble=not args.fast)
-    written, errors = restore_files(args.input, args.output, opts)
-    return _report(written, errors, "restored")
+    bars = Bars()
+    try:
+        result = restore_files(args.input, args.output, opts, shard=shard(), progress=bars)
+    finally:
+        bars.close()
+    return _report(result, "restored")
 
 
 def cmd_degrade(args) -> int:
@@ -177,8 +250,14 @@ def cmd_degrade(args) -> int:
 
     opts = DegradeOptions(noise=args.noise, poisson=args.poisson, blur=args.blur, downscale=args.downscale,
                           jpeg=args.jpeg, mask=args.mask, seed=args.seed)
-    written, errors = degrade_files(args.input, args.output, opts, args.format, args.overwrite)
-    return _report(written, errors, "degraded")
+    if all(v is None for k, v in vars(opts).items() if k != "seed"):
+        raise UsageError("nothing to do: give at least one of --noise, --poisson, --blur, --downscale, --jpeg, --mask")
+    bars = Bars()
+    try:
+        result = degrade_files(args.input, args.output, opts, args.format, args.overwrite, shard(), bars)
+    finally:
+        bars.close()
+    return _report(result, "degraded")
 
 
 def cmd_export(args) -> int:
@@ -189,10 +268,25 @@ def cmd_export(args) -> int:
     return 0
 
 
+def _sample_options(args) -> dict:
+    """The sampling options of ``generate``'s flags: --class, --steps, --guidance and each --option KEY=VALUE."""
+    options = {name: getattr(args, name) for name in ("label", "steps", "guidance") if getattr(args, name) is not None}
+    for item in args.option:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--option {item} is not KEY=VALUE (for example --option temperature=0.8)")
+        options[key] = value
+    return options
+
+
 def cmd_generate(args) -> int:
     from pixelsmith.pipelines.generate import generate, save_samples
 
-    images = generate(args.model, args.n, seed=args.seed)
+    bars = Bars()
+    try:
+        images = generate(args.model, args.n, seed=args.seed, progress=bars, **_sample_options(args))
+    finally:
+        bars.close()
     paths = save_samples(images, args.output, args.grid, overwrite=args.overwrite)
     print(f"wrote {len(paths)} image(s) to {args.output}" + (f" and a grid to {args.grid}" if args.grid else ""))
     return 0
@@ -207,10 +301,16 @@ def cmd_train(args) -> int:
     if args.data_root:
         overrides.append(f"data_root={args.data_root}")
     cfg = _load_recipe(args.config).override(overrides)
+    bars = Bars(enabled=not args.no_progress)
     try:
-        folder = train(cfg, args.out, resume=args.resume, overrides=overrides, progress=not args.no_progress)
-    except KeyboardInterrupt:
+        folder = train(cfg, args.out, resume=args.resume, overrides=overrides, progress=bars)
+    except (KeyboardInterrupt, Cancelled):
+        bars.close()
+        if int(os.environ.get("RANK", "0")) == 0:
+            print(f"interrupted; checkpoint saved in {args.out}; continue with --resume", file=sys.stderr)
         return 130
+    finally:
+        bars.close()
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"trained model written to {folder}; sample grids in {Path(args.out) / 'samples'}")
     return 0
@@ -219,7 +319,11 @@ def cmd_train(args) -> int:
 def cmd_demo(args) -> int:
     from pixelsmith.pipelines.demo import run_demo
 
-    scores = run_demo(args.out)
+    bars = Bars()
+    try:
+        scores = run_demo(args.out, progress=bars)
+    finally:
+        bars.close()
     print(f"{'task':<14} {'input':>9} {'restored':>9}   (PSNR in dB against the clean image; sr input is bicubic)")
     for task, (before, after) in scores.items():
         print(f"{task:<14} {before:9.2f} {after:9.2f}")
@@ -242,13 +346,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except UsageError as exc:
-        print(f"pixelsmith {args.command}: error: {exc}", file=sys.stderr)
+        print(f"pixelsmith {args.command}: error: {flag_message(str(exc))}", file=sys.stderr)
         return 2
     except (PixelsmithError, OSError) as exc:
         if os.environ.get("PIXELSMITH_DEBUG"):
             raise
         message = str(exc) if isinstance(exc, PixelsmithError) else f"{exc.filename or ''}: {exc.strerror or exc}"
-        print(f"pixelsmith {args.command}: error: {message}", file=sys.stderr)
+        print(f"pixelsmith {args.command}: error: {flag_message(message)}", file=sys.stderr)
         return 1
 
 

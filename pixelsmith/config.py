@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pixelsmith import PixelsmithError
-from pixelsmith.losses import RESTORATION_LOSSES
+from pixelsmith.errors import PixelsmithError
 
-TASKS = ("gan", "restore", "denoise")  # "denoise" is the older name of "restore"
 DATASETS = ("mnist", "fashion-mnist", "folder", "patches")
 
 
@@ -20,7 +19,8 @@ DATASETS = ("mnist", "fashion-mnist", "folder", "patches")
 class TrainConfig:
     """Everything a training run needs; saved inside every checkpoint and next to the run."""
 
-    task: str = "gan"  # the per-family training step: one of TASKS
+    objective: str = "gan"  # the training step, a name in the objectives registry (pixelsmith.training.objectives)
+    objective_args: dict[str, Any] = field(default_factory=dict)  # the objective's own typed options
     model: str = "dcgan"  # a registered architecture (pixelsmith models)
     model_args: dict[str, Any] = field(default_factory=dict)
     init_from: str = ""  # a bundled name or model folder to start from instead of random weights
@@ -37,8 +37,7 @@ class TrainConfig:
     warmup: int = 0
     min_lr_ratio: float = 0.01
     grad_clip: float = 0.0  # 0 disables clipping
-    loss: str = "l1"  # restoration loss: "l1" (trains faster), "mse" or "psnr" (per-image dB, for fine-tuning)
-    ema_decay: float = 0.0  # 0 disables the exponential moving average of the weights
+    ema_decay: float = 0.0  # EMA of what the objective averages (0 disables it); the EMA copy is exported
     bf16: bool = False  # bf16 autocast (CPU and CUDA)
     channels_last: bool = False
     seed: int = 0
@@ -53,14 +52,10 @@ class TrainConfig:
 
     def validate(self) -> None:
         """Raise a one-line error for values that cannot work."""
-        if self.task not in TASKS:
-            raise PixelsmithError(f"task='{self.task}' is not known; accepted: {', '.join(TASKS)}")
         if self.data not in DATASETS:
             raise PixelsmithError(f"data='{self.data}' is not known; accepted: {', '.join(DATASETS)}")
         if self.schedule not in ("constant", "cosine"):
             raise PixelsmithError(f"schedule='{self.schedule}' is not known; accepted: constant, cosine")
-        if self.loss not in RESTORATION_LOSSES:
-            raise PixelsmithError(f"loss='{self.loss}' is not known; accepted: {', '.join(RESTORATION_LOSSES)}")
         for name in ("steps", "batch_size", "log_every", "sample_every", "ckpt_every"):
             if getattr(self, name) < 1:
                 raise PixelsmithError(f"{name}={getattr(self, name)} must be a positive integer")
@@ -82,12 +77,13 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
         """Build from a dict, rejecting unknown keys and values of the wrong type."""
+        values = upgrade_recipe(values)
         known = {f.name: f for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - set(known))
         if unknown:
             raise PixelsmithError(f"unknown config key(s) {', '.join(unknown)}; known: {', '.join(known)}")
         hints = typing.get_type_hints(cls)
-        return cls(**{k: _coerce(k, v, hints[k]) for k, v in values.items()})
+        return cls(**{k: coerce(k, v, hints[k]) for k, v in values.items()})
 
     @classmethod
     def from_json(cls, path: str | Path) -> "TrainConfig":
@@ -115,22 +111,54 @@ class TrainConfig:
                 value = raw  # a bare string such as data_root=/tmp/digits
             head, _, sub = key.partition(".")
             if sub:
-                if head not in ("model_args", "data_args"):
-                    raise PixelsmithError(f"override '{key}': only model_args.* and data_args.* take a dotted key")
+                if head not in NESTED:
+                    raise PixelsmithError(f"override '{key}': only {', '.join(k + '.*' for k in NESTED)} take a "
+                                          f"dotted key")
                 values[head] = dict(values[head], **{sub: value})
             else:
                 values[head] = value
         return TrainConfig.from_dict(values)
 
 
-def _coerce(key: str, value: Any, hint: Any) -> Any:
-    """Check ``value`` against the annotation ``hint``; ints are accepted where floats are expected."""
+NESTED = ("model_args", "data_args", "objective_args")
+
+
+def upgrade_recipe(values: dict[str, Any]) -> dict[str, Any]:
+    """A recipe written before objectives had their own options, in today's keys: ``task`` is ``objective``
+    ('denoise' was the older name of 'restore'), the top-level ``loss`` and ``data_args.gan_loss`` are
+    ``objective_args.loss``."""
+    values = dict(values)
+    if "task" in values and "objective" not in values:
+        task = values.pop("task")
+        values["objective"] = "restore" if task == "denoise" else task
+    args = dict(values.get("objective_args", {}))
+    if "loss" in values:  # the restoration loss; GAN recipes carried its unused default
+        loss = values.pop("loss")
+        if values.get("objective") != "gan":
+            args.setdefault("loss", loss)
+    data_args = dict(values.get("data_args", {}))
+    if "gan_loss" in data_args:
+        args.setdefault("loss", data_args.pop("gan_loss"))
+        values["data_args"] = data_args
+    if args:
+        values["objective_args"] = args
+    return values
+
+
+def coerce(key: str, value: Any, hint: Any) -> Any:
+    """Check ``value`` against the annotation ``hint`` (int, float, str, bool, dict, a tuple of floats, or one of
+    them or None); ints are accepted where floats are expected."""
     origin = typing.get_origin(hint) or hint
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        return coerce(key, value, next(o for o in options if o is not type(None)))
     if origin is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     if origin is tuple and isinstance(value, (list, tuple)):
         return tuple(float(v) for v in value)
-    if origin in (int, str, bool, dict) and isinstance(value, origin) and not (origin is int and isinstance(value, bool)):
+    if origin in (int, str, bool, dict, list) and isinstance(value, origin) and not (origin is int and isinstance(value, bool)):
         return value
     name = getattr(origin, "__name__", str(origin))
     raise PixelsmithError(f"config key '{key}' must be {name}, got {value!r}")

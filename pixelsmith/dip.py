@@ -3,11 +3,11 @@ fixed random input; its structure fits the image before the noise, so stopping e
 
 from __future__ import annotations
 
-import sys
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from pixelsmith.progress import Progress, report
 
 
 def _block(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
@@ -46,13 +46,15 @@ class SkipNet(nn.Module):
 
 
 def deep_image_prior(y: torch.Tensor, mask: torch.Tensor | None = None, sigma: float | None = None,
-                     iterations: int = 1500, lr: float = 0.01, seed: int = 0, progress: bool = True) -> torch.Tensor:
+                     iterations: int = 1500, lr: float = 0.01, seed: int = 0, progress: Progress = None
+                     ) -> torch.Tensor:
     """Fit a SkipNet to (C,H,W) ``y`` and return its smoothed output.
 
     Denoising (``mask=None``): the fit is stopped when the mean squared residual falls to the noise variance
     (``sigma`` on 0-255, the discrepancy principle), or after ``iterations``. Inpainting: the loss only sees
     known pixels (mask 0) and the known pixels are kept in the result. The output is an exponential average
     of the iterates (factor 0.99), as the paper does, and the input gets a little fresh noise each step.
+    An 'iterations' event (with the residual) follows each iteration.
     """
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
@@ -64,30 +66,19 @@ def deep_image_prior(y: torch.Tensor, mask: torch.Tensor | None = None, sigma: f
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     average = None
     threshold = (sigma / 255.0) ** 2 if sigma is not None and mask is None else None
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=iterations, desc="deep image prior", unit="it", file=sys.stderr)
-    try:
-        for i in range(iterations):
-            noisy_z = z + torch.randn(z.shape, generator=g) * (1 / 30)
-            with torch.autocast("cpu", dtype=torch.bfloat16):
-                out = net(noisy_z).float()
-            residual = ((out - target) ** 2 * known).sum() / (known.sum() * c)
-            opt.zero_grad(set_to_none=True)
-            residual.backward()
-            opt.step()
-            out = out.detach()
-            average = out if average is None else 0.99 * average + 0.01 * out
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(mse=f"{residual.item():.2e}", refresh=False)
-            if threshold is not None and i > 100 and residual.item() < threshold:
-                break
-    finally:
-        if bar is not None:
-            bar.close()
+    for i in range(iterations):
+        noisy_z = z + torch.randn(z.shape, generator=g) * (1 / 30)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = net(noisy_z).float()
+        residual = ((out - target) ** 2 * known).sum() / (known.sum() * c)
+        opt.zero_grad(set_to_none=True)
+        residual.backward()
+        opt.step()
+        out = out.detach()
+        average = out if average is None else 0.99 * average + 0.01 * out
+        report(progress, "iterations", i + 1, iterations, mse=residual.item())
+        if threshold is not None and i > 100 and residual.item() < threshold:
+            break
     result = average[0]
     if mask is not None:
         result = y * (1 - mask) + result * mask

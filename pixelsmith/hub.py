@@ -13,7 +13,8 @@ import torch
 import torch.nn as nn
 from safetensors.torch import load_file, save_file
 
-from pixelsmith import PixelsmithError, __version__
+from pixelsmith import __version__
+from pixelsmith.errors import PixelsmithError
 from pixelsmith.io import give_default_permissions
 from pixelsmith.registry import create_model
 
@@ -76,12 +77,30 @@ def resolve(name_or_dir: str | Path) -> Path:
 
 
 def read_config(name_or_dir: str | Path) -> dict[str, Any]:
-    """The ``config.json`` of a bundled name or model folder."""
+    """The ``config.json`` of a bundled name or model folder: ``model`` and ``args`` rebuild the architecture,
+    ``family`` says what it is for and, for a restorer, ``restores`` which task it performs."""
     folder = resolve(name_or_dir)
     try:
-        return json.loads((folder / CONFIG_NAME).read_text())
+        config = json.loads((folder / CONFIG_NAME).read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise PixelsmithError(f"{folder / CONFIG_NAME}: not a readable JSON model config ({exc})") from None
+    if not isinstance(config, dict):
+        raise PixelsmithError(f"{folder / CONFIG_NAME}: a model config must be a JSON object")
+    return upgrade_config(config)
+
+
+def upgrade_config(config: dict[str, Any]) -> dict[str, Any]:
+    """A config written before models said what they do (its ``task`` was the family; a restorer's task
+    followed from its recipe's degradation), in today's keys."""
+    if "family" in config or "task" not in config:
+        return config
+    config = dict(config)
+    config["family"] = config.pop("task")
+    if config["family"] == "restore" and "restores" not in config:
+        recipe = config.get("metadata", {}).get("recipe", {})
+        degradation = recipe.get("data_args", {}).get("degradation", "noise")
+        config["restores"] = {"noise": "denoise", "jpeg": "jpeg", "inpaint": "inpaint"}.get(degradation, "denoise")
+    return config
 
 
 def from_pretrained(name_or_dir: str | Path, device: str | torch.device = "cpu") -> nn.Module:
@@ -91,7 +110,7 @@ def from_pretrained(name_or_dir: str | Path, device: str | torch.device = "cpu")
     if "model" not in config or "args" not in config:
         raise PixelsmithError(f"{folder / CONFIG_NAME}: missing 'model' or 'args'; was it written by save_pretrained?")
     model = create_model(config["model"], **config["args"])
-    model.config["metadata"] = config.get("metadata", {})
+    model.config.update({k: v for k, v in config.items() if k not in ("model", "args", "pixelsmith_version")})
     weights = folder / WEIGHTS_NAME
     if not weights.is_file():
         raise PixelsmithError(f"{folder}: {WEIGHTS_NAME} is missing; the folder needs {CONFIG_NAME} + {WEIGHTS_NAME}")

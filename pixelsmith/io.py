@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from pixelsmith import PixelsmithError
+from pixelsmith.errors import PixelsmithError, UsageError
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF",
@@ -65,7 +65,7 @@ def _open(path: Path, max_pixels: int) -> Image.Image:
             if width * height > max_pixels:
                 raise PixelsmithError(
                     f"{path}: {width}x{height} = {width * height} pixels exceeds the limit of {max_pixels} "
-                    f"(raise it with --max-pixels)")
+                    f"(raise it with max_pixels=N)")
             image.load()
         return ImageOps.exif_transpose(image)
     except PixelsmithError:
@@ -131,6 +131,44 @@ def read_image(path: str | Path, channels: int | None = None, max_pixels: int = 
         raise PixelsmithError(f"channels={channels} is not accepted; use 1 (gray) or 3 (RGB)")
     alpha_t = None if alpha is None else torch.from_numpy(alpha).float()[None]
     return ImageData(pixels, alpha_t, depth, str(path))
+
+
+def from_pil(image: Image.Image) -> ImageData:
+    """An in-memory PIL image of any mode as an :class:`ImageData` (its pixels as they are, no EXIF rotation)."""
+    array, alpha, depth = _split(image)
+    pixels = torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1))).float()
+    return ImageData(pixels, None if alpha is None else torch.from_numpy(alpha).float()[None], depth)
+
+
+def from_array(array: np.ndarray) -> ImageData:
+    """A uint8 or uint16 array (H,W), (H,W,1), (H,W,2) gray + alpha, (H,W,3) RGB or (H,W,4) RGBA as an ImageData."""
+    if array.dtype not in (np.uint8, np.uint16):
+        raise UsageError(f"image is a {array.dtype} array; accepted: uint8 or uint16 arrays, or float tensors in [0, 1]")
+    if array.ndim == 2:
+        array = array[..., None]
+    if array.ndim != 3 or array.shape[2] not in (1, 2, 3, 4) or 0 in array.shape:
+        raise UsageError(f"image array has shape {array.shape}; accepted: (H,W) or (H,W,C) with C = 1, 2, 3 or 4")
+    depth = 16 if array.dtype == np.uint16 else 8
+    layers = torch.from_numpy(array.astype(np.float32).transpose(2, 0, 1).copy()) / (65535.0 if depth == 16 else 255.0)
+    colour = 3 if layers.shape[0] >= 3 else 1
+    alpha = layers[colour:] if layers.shape[0] in (2, 4) else None
+    return ImageData(layers[:colour].contiguous(), alpha, depth)
+
+
+def to_pil(image: ImageData) -> Image.Image:
+    """A PIL image of ``image``: L, LA, RGB or RGBA at 8 bits, or I;16 for 16-bit gray without alpha (PIL holds no
+    16-bit colour, so 16-bit colour comes back at 8 bits)."""
+    gray16 = image.bit_depth == 16 and image.pixels.shape[0] == 1 and image.alpha is None
+    if gray16:
+        return Image.fromarray(to_uint(image.pixels, 16).astype(np.uint16))
+    layers = image.pixels if image.alpha is None else torch.cat([image.pixels, image.alpha.to(image.pixels)], 0)
+    return Image.fromarray(to_uint(layers, 8))
+
+
+def to_array(image: ImageData) -> np.ndarray:
+    """``image`` as a uint8 or uint16 array (by its bit depth) shaped as :func:`from_array` accepts."""
+    layers = image.pixels if image.alpha is None else torch.cat([image.pixels, image.alpha.to(image.pixels)], 0)
+    return to_uint(layers, image.bit_depth)
 
 
 def to_uint(tensor: torch.Tensor, bit_depth: int = 8) -> np.ndarray:

@@ -51,7 +51,7 @@ def jpeg_quality(path: str, table: torch.Tensor | None = None) -> int:
     when the caller has already read it with file_luma_table): the quality whose scaled standard table is closest."""
     table = file_luma_table(path) if table is None else table
     if table is None:
-        raise PixelsmithError(f"{path}: not a JPEG file, so its quality cannot be read; pass --quality Q (10-90)")
+        raise PixelsmithError(f"{path}: not a JPEG file, so its quality cannot be read; pass quality=Q (10-90)")
     errors = [float((ijg_luma_table(q).sort().values - table.sort().values).abs().sum()) for q in range(1, 101)]
     return 1 + min(range(100), key=errors.__getitem__)
 

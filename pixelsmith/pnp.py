@@ -13,8 +13,9 @@ import torch
 import torch.fft as fft
 import torch.nn.functional as F
 
-from pixelsmith import PixelsmithError
+from pixelsmith.errors import PixelsmithError
 from pixelsmith.nn import dihedral
+from pixelsmith.progress import Progress, report
 
 Denoiser = Callable[[torch.Tensor, float], torch.Tensor]  # (N,C,H,W) image, sigma on 0-255 -> denoised
 
@@ -70,8 +71,8 @@ def data_step(z: torch.Tensor, otf: torch.Tensor, fbfy: torch.Tensor, alpha: flo
 def masked_data_step(z: torch.Tensor, otf: torch.Tensor, y_ext: torch.Tensor, known: torch.Tensor, alpha: float,
                      iterations: int = 30) -> torch.Tensor:
     """argmin_x ||M(y - x * k)||² + alpha ||x - z||², where M keeps only the observed pixels: conjugate
-    gradients with real-FFT convolutions in float32, started from z (the previous iterate; 10 steps instead
-    of 30 lose 0.3-0.6 dB on set12). With the observation in the middle of a larger unknown
+    gradients with real-FFT convolutions in float32, started from z (the previous iterate; fewer steps cost
+    quality, see docs/tasks.md). With the observation in the middle of a larger unknown
     canvas, no boundary condition is assumed at all (the image's true surroundings are solved for, not
     guessed), which removes the ringing a circular or reflective model leaves at the borders. ``otf`` is
     the half spectrum of ``fft.rfft2``."""
@@ -117,7 +118,7 @@ DPIR_LAM = 0.23  # DPIR's weight of the data term against the prior
 
 def hqs(y: torch.Tensor, denoiser: Denoiser, scale: int = 1, kernel: torch.Tensor | None = None,
         noise: float = 0.0, iterations: int = 8, sigma_start: float = 49.0, lam: float = DPIR_LAM,
-        pad: int | None = None, progress: Callable[[int], None] | None = None) -> torch.Tensor:
+        pad: int | None = None, progress: Progress = None) -> torch.Tensor:
     """Restore (N,C,h,w) ``y`` = (x * kernel)↓scale + noise (std ``noise`` on 0-255); ``kernel=None`` with
     scale > 1 means bicubic downscaling. For deblurring the image is solved on a canvas ``pad`` pixels larger
     on each side with only the observed pixels in the data term (no boundary assumption); for
@@ -165,7 +166,6 @@ def hqs(y: torch.Tensor, denoiser: Denoiser, scale: int = 1, kernel: torch.Tenso
             x = data_step(x, otf, fbfy, alpha, scale)
         k = i % 8
         x = dihedral(denoiser(dihedral(x, k), float(sigma)), k, inverse=True)
-        if progress is not None:
-            progress(i + 1)
+        report(progress, "iterations", i + 1, iterations)
     crop = pad * scale
     return x[..., crop:crop + h * scale, crop:crop + w * scale].clamp(0, 1)

@@ -1,14 +1,19 @@
-"""Model registry in the style of timm: ``@register_model``, ``create_model``, ``list_models``."""
+"""Model registry in the style of timm: ``@register_model``, ``create_model``, ``list_models``.
+
+Each architecture is registered with its ``family`` (what it is for) and small ``example_args`` that build a
+tiny instance quickly, so the tests loop over every registered model without knowing any by name."""
 
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import torch.nn as nn
 
-from pixelsmith import PixelsmithError
+from pixelsmith.errors import PixelsmithError
+
+FAMILIES = ("restore", "generate", "predict", "classify")
 
 
 @dataclass(frozen=True)
@@ -16,22 +21,25 @@ class ModelEntry:
     """What the registry knows about one model architecture."""
 
     name: str
-    task: str
+    family: str
     build: Callable[..., nn.Module]
     description: str
+    example_args: dict[str, Any] = field(default_factory=dict)
 
 
 _MODELS: dict[str, ModelEntry] = {}
 
 
-def register_model(name: str, task: str) -> Callable:
-    """Register a model constructor under ``name`` for ``task`` ('generate', 'denoise', ...)."""
+def register_model(name: str, family: str, example_args: dict[str, Any] | None = None) -> Callable:
+    """Register a model constructor under ``name``; ``family`` is one of FAMILIES."""
+    if family not in FAMILIES:
+        raise ValueError(f"family='{family}' is not known; accepted: {', '.join(FAMILIES)}")
 
     def decorator(build: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in _MODELS:
             raise ValueError(f"model '{name}' is registered twice")
         doc = (build.__doc__ or "").strip().splitlines()
-        _MODELS[name] = ModelEntry(name, task, build, doc[0] if doc else "")
+        _MODELS[name] = ModelEntry(name, family, build, doc[0] if doc else "", dict(example_args or {}))
         return build
 
     return decorator
@@ -42,10 +50,10 @@ def _ensure_builtin_models() -> None:
     import pixelsmith.models  # noqa: F401
 
 
-def list_models(task: str | None = None) -> list[str]:
-    """Names of the registered architectures, optionally only those for ``task``."""
+def list_models(family: str | None = None) -> list[str]:
+    """Names of the registered architectures, optionally only those of ``family``."""
     _ensure_builtin_models()
-    return sorted(n for n, e in _MODELS.items() if task is None or e.task == task)
+    return sorted(n for n, e in _MODELS.items() if family is None or e.family == family)
 
 
 def get_entry(name: str) -> ModelEntry:
@@ -67,7 +75,7 @@ def create_model(name: str, **kwargs: Any) -> nn.Module:
         raise PixelsmithError(f"bad arguments for model '{name}': {exc}; accepted: {accepted}") from None
     bound.apply_defaults()
     model = entry.build(*bound.args, **bound.kwargs)
-    model.config = {"model": name, "task": entry.task, "args": dict(bound.arguments)}
+    model.config = {"model": name, "family": entry.family, "args": dict(bound.arguments)}
     return model
 
 

@@ -13,7 +13,7 @@ from pixelsmith.config import TrainConfig
 
 def build_dataset(cfg: TrainConfig, train: bool = True) -> Dataset:
     """The training (or held-out) data set that ``cfg`` names."""
-    args = {k: v for k, v in cfg.data_args.items() if k != "gan_loss"}
+    args = dict(cfg.data_args)
     try:
         return _build(cfg, args, train)
     except TypeError as exc:  # an unknown or misspelt data_args key

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from pixelsmith.models.generative import SampleOption
+from pixelsmith.progress import Progress
 from pixelsmith.registry import register_model
 
 
@@ -22,6 +24,9 @@ class DCGAN(nn.Module):
     """Generator (z -> 7x7 -> 14x14 -> 28x28, transposed convs, BatchNorm, ReLU, tanh) and
     discriminator (strided convs, LeakyReLU 0.2, BatchNorm, one logit), kept in one module so one
     folder holds both and training can resume or fine-tune from it."""
+
+    sample_options = {"temperature": SampleOption(float, 1.0, "scale of the latent noise; below 1 gives less varied, "
+                                                              "more typical images", minimum=0.0, maximum=4.0)}
 
     def __init__(self, latent_dim: int = 100, channels: int = 1, width: int = 64) -> None:
         super().__init__()
@@ -57,14 +62,15 @@ class DCGAN(nn.Module):
         return self.discriminator(images * 2 - 1).squeeze(1)
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(self, n: int, *, generator: torch.Generator | None = None, progress: Progress = None,
+               temperature: float = 1.0) -> torch.Tensor:
         """``n`` images in [0, 1], drawn with ``generator`` for reproducibility."""
         device = next(self.parameters()).device
-        z = torch.randn(n, self.latent_dim, generator=generator).to(device)
-        return self.generate(z)
+        z = torch.randn(n, self.latent_dim, generator=generator).to(device) * temperature
+        return self.generate(z)  # one forward pass: nothing to report to ``progress``
 
 
-@register_model("dcgan", task="generate")
+@register_model("dcgan", family="generate", example_args={"latent_dim": 8, "width": 8})
 def dcgan(latent_dim: int = 100, channels: int = 1, width: int = 64) -> DCGAN:
     """DCGAN for 28x28 images (MNIST, Fashion-MNIST)."""
     return DCGAN(latent_dim=latent_dim, channels=channels, width=width)

@@ -136,7 +136,7 @@ class ResUNet(nn.Module):
         return torch.cat([2 * out, torch.zeros_like(out)]) if gated else out
 
 
-@register_model("resunet", task="restore")
+@register_model("resunet", family="restore", example_args={"widths": [8, 16], "blocks": 1})
 def resunet(channels: int = 1, widths: list[int] = (48, 96, 192), blocks: int | list[int] = 2, cond_channels: int = 0,
             gated: bool = False, inpaint: bool = False) -> ResUNet:
     """Residual U-Net restorer (pixel-unshuffle input, bias-free residual blocks, one count for every level or

@@ -1,10 +1,10 @@
-"""What the CLI, the HTTP API and the web page all call: restore, degrade, generate."""
+"""What the CLI, the HTTP API and the web page all call, one module per job:
 
-from pixelsmith.pipelines.generate import generate, save_samples
-from pixelsmith.pipelines.restore import restore_files
-from pixelsmith.pipelines.tasks import (deblur, denoise, inpaint, load_restorer, remove_jpeg_artifacts,
-                                        super_resolve)
-from pixelsmith.pipelines.tiling import apply_model, run_tiled
+- ``denoise``, ``inpaint``, ``sr`` (super_resolve), ``deblur``, ``jpeg`` (remove_jpeg_artifacts): the five tasks
+  on (C,H,W) tensors; ``methods``: the tasks, their methods and default models; ``prior``: plug-and-play with a
+  learned denoiser; ``tiling``: models on images of any size;
+- ``restore``: options and images with alpha and masks; ``files``: files and folders; ``store``: loaded models;
+- ``generate``, ``degrade``, ``demo``.
 
-__all__ = ["apply_model", "deblur", "denoise", "generate", "inpaint", "load_restorer", "remove_jpeg_artifacts",
-           "restore_files", "run_tiled", "save_samples", "super_resolve"]
+Import from the module (``from pixelsmith.pipelines.denoise import denoise``); nothing is imported here, so the
+CLI starts fast."""

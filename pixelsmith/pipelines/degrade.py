@@ -9,10 +9,11 @@ from pathlib import Path
 
 import torch
 
-from pixelsmith import UsageError
 from pixelsmith import degradations as D
+from pixelsmith.errors import UsageError
 from pixelsmith.io import ImageData
-from pixelsmith.pipelines.restore import process_files
+from pixelsmith.pipelines.files import FilesResult, process_files
+from pixelsmith.progress import Progress
 
 
 @dataclass
@@ -31,21 +32,19 @@ class DegradeOptions:
 def check_degrade_options(opts: DegradeOptions) -> None:
     """One usage error for the first option out of range."""
     if opts.noise is not None and not 0 <= opts.noise <= 255:
-        raise UsageError(f"--noise {opts.noise} is out of range; accepted: 0 to 255 (std on the 0-255 scale)")
+        raise UsageError(f"noise={opts.noise} is out of range; accepted: 0 to 255 (std on the 0-255 scale)")
     if opts.poisson is not None and opts.poisson <= 0:
-        raise UsageError(f"--poisson {opts.poisson} must be positive (photons at white level, e.g. 30)")
+        raise UsageError(f"poisson={opts.poisson} must be positive (photons at white level, e.g. 30)")
     if opts.downscale is not None and opts.downscale not in (2, 3, 4):
-        raise UsageError(f"--downscale {opts.downscale} is not supported; accepted: 2, 3, 4")
+        raise UsageError(f"downscale={opts.downscale} is not supported; accepted: 2, 3, 4")
     if opts.jpeg is not None and not 1 <= opts.jpeg <= 100:
-        raise UsageError(f"--jpeg {opts.jpeg} is out of range; accepted: 1 to 100")
+        raise UsageError(f"jpeg={opts.jpeg} is out of range; accepted: 1 to 100")
     if opts.mask is not None and opts.mask not in D.MASKS:
-        raise UsageError(f"--mask {opts.mask} is not known; accepted: {', '.join(D.MASKS)}")
+        raise UsageError(f"mask={opts.mask} is not known; accepted: {', '.join(D.MASKS)}")
     if opts.blur:
-        from pixelsmith.pipelines.tasks import parse_kernel
-
-        parse_kernel(opts.blur)
+        D.parse_kernel(opts.blur)
     if all(v is None for k, v in vars(opts).items() if k != "seed"):
-        raise UsageError("nothing to do: give at least one of --noise, --poisson, --blur, --downscale, --jpeg, --mask")
+        raise UsageError("nothing to do: give at least one of noise, poisson, blur, downscale, jpeg, mask")
 
 
 def degrade_image(image: ImageData, opts: DegradeOptions) -> ImageData:
@@ -54,9 +53,7 @@ def degrade_image(image: ImageData, opts: DegradeOptions) -> ImageData:
     g = torch.Generator().manual_seed(opts.seed * 1_000_003 + zlib.crc32(Path(image.path).name.encode()))
     x, alpha = image.pixels, image.alpha
     if opts.blur:
-        from pixelsmith.pipelines.tasks import parse_kernel
-
-        x = D.blur(x, parse_kernel(opts.blur), mode="reflect")
+        x = D.blur(x, D.parse_kernel(opts.blur), mode="reflect")
     if opts.downscale:
         x = D.bicubic_downscale(x, opts.downscale).clamp(0, 1)
         alpha = D.bicubic_downscale(alpha, opts.downscale).clamp(0, 1) if alpha is not None else None
@@ -73,7 +70,7 @@ def degrade_image(image: ImageData, opts: DegradeOptions) -> ImageData:
 
 
 def degrade_files(source: str | Path, target: str | Path, opts: DegradeOptions, fmt: str = "png",
-                  overwrite: bool = False, progress: bool = True) -> tuple[list[Path], list[str]]:
+                  overwrite: bool = False, shard: tuple[int, int] = (0, 1), progress: Progress = None) -> FilesResult:
     """Write degraded copies of a file or folder (clipped to the valid range and quantised as files are;
     with --jpeg, write .png to keep the JPEG's exact pixels or .jpg to re-encode at that quality)."""
     check_degrade_options(opts)
@@ -81,5 +78,5 @@ def degrade_files(source: str | Path, target: str | Path, opts: DegradeOptions, 
     suffix = Path(target).suffix.lower() if not Path(source).is_dir() else f".{fmt.lower()}"
     if opts.jpeg and suffix in (".jpg", ".jpeg"):  # write a real JPEG file of that quality
         opts, quality = replace(opts, jpeg=None), opts.jpeg
-    return process_files(source, target, lambda im: degrade_image(im, opts), fmt, overwrite, progress=progress,
-                         desc="degrade", quality=quality)
+    return process_files(source, target, lambda image, _: degrade_image(image, opts), fmt, overwrite,
+                         quality=quality, shard=shard, progress=progress)

@@ -10,13 +10,20 @@ import torch
 from pixelsmith import degradations as D
 from pixelsmith.io import write_image
 from pixelsmith.metrics import psnr
+from pixelsmith.pipelines.deblur import deblur
+from pixelsmith.pipelines.denoise import denoise
 from pixelsmith.pipelines.generate import generate, make_grid
-from pixelsmith.pipelines.tasks import deblur, denoise, inpaint, remove_jpeg_artifacts, super_resolve
+from pixelsmith.pipelines.inpaint import inpaint
+from pixelsmith.pipelines.jpeg import remove_jpeg_artifacts
+from pixelsmith.pipelines.sr import super_resolve
+from pixelsmith.progress import Progress, report
 
 
-def run_demo(out: str | Path = "pixelsmith-demo", seed: int = 0) -> dict[str, tuple[float, float]]:
+def run_demo(out: str | Path = "pixelsmith-demo", seed: int = 0, progress: Progress = None
+             ) -> dict[str, tuple[float, float]]:
     """For each task write ``<task>_clean.png``, ``<task>_input.png`` and ``<task>_restored.png`` into ``out``,
-    plus ``dcgan_mnist_grid.png``; returns {task: (input PSNR, restored PSNR)} against the clean image."""
+    plus ``dcgan_mnist_grid.png``; returns {task: (input PSNR, restored PSNR)} against the clean image.
+    A 'demo' event follows each case."""
     from skimage import data
 
     out = Path(out)
@@ -35,13 +42,15 @@ def run_demo(out: str | Path = "pixelsmith-demo", seed: int = 0) -> dict[str, tu
         "sr_x4": (astronaut, D.bicubic_downscale(astronaut, 4).clamp(0, 1), lambda x: super_resolve(x, 4)),
     }
     scores = {}
-    for task, (clean, degraded, restore) in cases.items():
+    for done, (task, (clean, degraded, restore)) in enumerate(cases.items(), 1):
         restored = restore(degraded)
         shown = D.bicubic_upscale(degraded, 4) if task == "sr_x4" else degraded  # bicubic, for comparison
         write_image(out / f"{task}_clean.png", clean)
         write_image(out / f"{task}_input.png", degraded)
         write_image(out / f"{task}_restored.png", restored)
         scores[task] = (psnr(shown, clean).item(), psnr(restored, clean).item())
+        report(progress, "demo", done, len(cases) + 1, restored)
     digits = generate("dcgan-mnist", 64, seed=seed)
     write_image(out / "dcgan_mnist_grid.png", make_grid(digits, nrow=8))
+    report(progress, "demo", len(cases) + 1, len(cases) + 1)
     return scores

@@ -7,29 +7,40 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from pixelsmith import PixelsmithError, UsageError
-from pixelsmith.hub import from_pretrained, read_config
+from pixelsmith.errors import PixelsmithError, UsageError
 from pixelsmith.io import write_image
+from pixelsmith.models.generative import check_sample_options
+from pixelsmith.progress import Progress, report
 
 
-def load_generator(model: str) -> nn.Module:
-    """A generative model (bundled name, model folder or training run)."""
-    config = read_config(model)
-    if config.get("task") != "generate":
-        raise UsageError(f"model '{model}' is a '{config.get('task')}' model; generate needs a generative model")
-    return from_pretrained(model)
+def load_generator(model: str | Path) -> nn.Module:
+    """A generative model (bundled name, model folder or training run) from the model store."""
+    from pixelsmith.pipelines.store import load_model
+
+    net = load_model(model)
+    if net.config.get("family") != "generate":
+        raise UsageError(f"model={model} is a '{net.config.get('family')}' model; generating needs a generative model")
+    return net
 
 
 @torch.no_grad()
-def generate(model: nn.Module | str, n: int, seed: int = 0, batch_size: int = 256) -> torch.Tensor:
-    """``n`` samples (N,C,H,W) in [0,1]; the same seed gives the same images."""
+def generate(model: nn.Module | str | Path, n: int, seed: int = 0, batch_size: int = 256, progress: Progress = None,
+             **options) -> torch.Tensor:
+    """``n`` samples (N,C,H,W) in [0,1] from ``model`` (a generative model, or its name or folder); the same seed
+    gives the same images. ``options`` are the model's sampling options (its ``sample_options``); a 'samples'
+    event follows each batch."""
     if n < 1:
-        raise UsageError(f"-n {n}: the number of images must be at least 1")
-    if isinstance(model, str):
+        raise UsageError(f"n={n}: the number of images must be at least 1")
+    if not isinstance(model, nn.Module):
         model = load_generator(model)
+    options = check_sample_options(model, options)
     generator = torch.Generator().manual_seed(seed)
-    chunks = [model.sample(min(batch_size, n - i), generator=generator) for i in range(0, n, batch_size)]
-    return torch.cat(chunks).float().clamp(0, 1).cpu()
+    chunks = []
+    for start in range(0, n, batch_size):
+        size = min(batch_size, n - start)
+        chunks.append(model.sample(size, generator=generator, progress=progress, **options).float().clamp(0, 1).cpu())
+        report(progress, "samples", start + size, n)
+    return torch.cat(chunks)
 
 
 def make_grid(images: torch.Tensor, nrow: int | None = None, padding: int = 2) -> torch.Tensor:
@@ -48,7 +59,7 @@ def save_samples(images: torch.Tensor, out_dir: str | Path, grid: str | Path | N
     paths = [out_dir / f"{i:06d}.png" for i in range(images.shape[0])]
     clash = [p for p in paths + ([Path(grid)] if grid else []) if p.exists()]
     if clash and not overwrite:
-        raise PixelsmithError(f"{clash[0]} exists ({len(clash)} file(s) would be replaced); pass --overwrite")
+        raise PixelsmithError(f"{clash[0]} exists ({len(clash)} file(s) would be replaced); pass overwrite=True")
     for path, image in zip(paths, images):
         write_image(path, image)
     if grid:

@@ -8,14 +8,13 @@ from typing import Callable
 import torch
 import torch.nn as nn
 
-from pixelsmith import PixelsmithError, UsageError
+from pixelsmith.errors import PixelsmithError, UsageError
 from pixelsmith.nn import dihedral, pad_to_multiple
+from pixelsmith.progress import Progress, report
 
 # Self-ensembles: which of the 8 flips/rotations of the square (nn.dihedral) a model is averaged over, each undone.
-# Gray denoising at sigma 25 (set14 and live1 luma): the four rotations score 0.007-0.016 dB above the four shape-
-# keeping flips (identity, 180-degree rotation, horizontal and vertical flip), the worst 4 of the 8, and about
-# 0.1 dB above one pass; all eight add 0.012-0.014 more for twice the time. JPEG q10 (set14): the flips score 0.010
-# above the rotations, and all eight the same as the flips. Inpainting set12 strokes: eight +0.06 dB over four flips.
+# FLIPS keep the image's shape (identity, 180-degree rotation, horizontal and vertical flip); what each set gains
+# per task is measured in docs/tasks.md.
 ONE, FLIPS, ROTATIONS, ALL = (0,), (0, 2, 4, 6), (0, 1, 2, 3), tuple(range(8))
 
 
@@ -45,10 +44,11 @@ def _starts(length: int, tile: int, overlap: int) -> list[int]:
 
 @torch.no_grad()
 def run_tiled(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, tile: int = 512, overlap: int = 64,
-              scale: int = 1, out_channels: int | None = None) -> torch.Tensor:
+              scale: int = 1, out_channels: int | None = None, progress: Progress = None) -> torch.Tensor:
     """Apply ``fn`` (N,C,h,w) -> (N,C',h*scale,w*scale) to ``x`` in overlapping tiles blended with linear ramps,
-    so memory stays bounded whatever the image size; an image no larger than one tile runs whole.
-    The result equals the untiled one exactly when fn's receptive-field radius is at most overlap // 4."""
+    so memory stays bounded whatever the image size; an image no larger than one tile runs whole. A 'tiles'
+    event follows each tile of a tiled image. The result equals the untiled one exactly when fn's
+    receptive-field radius is at most overlap // 4."""
     if overlap * 2 >= tile:
         raise UsageError(f"overlap={overlap} must be less than half of tile={tile}")
     n, c, h, w = x.shape
@@ -57,15 +57,16 @@ def run_tiled(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, tile:
     s = scale
     out = torch.zeros(n, out_channels or c, h * s, w * s)
     weight = torch.zeros(1, 1, h * s, w * s)
-    for top in _starts(h, tile, overlap):
-        for left in _starts(w, tile, overlap):
-            th, tw = min(tile, h), min(tile, w)
-            patch = fn(x[..., top:top + th, left:left + tw])
-            wy = _window(th * s, overlap * s, top > 0, top + th < h)
-            wx = _window(tw * s, overlap * s, left > 0, left + tw < w)
-            mask = wy[:, None] * wx[None, :]
-            out[..., top * s:(top + th) * s, left * s:(left + tw) * s] += patch.float() * mask
-            weight[..., top * s:(top + th) * s, left * s:(left + tw) * s] += mask
+    tiles = [(top, left) for top in _starts(h, tile, overlap) for left in _starts(w, tile, overlap)]
+    for done, (top, left) in enumerate(tiles, 1):
+        th, tw = min(tile, h), min(tile, w)
+        patch = fn(x[..., top:top + th, left:left + tw])
+        wy = _window(th * s, overlap * s, top > 0, top + th < h)
+        wx = _window(tw * s, overlap * s, left > 0, left + tw < w)
+        mask = wy[:, None] * wx[None, :]
+        out[..., top * s:(top + th) * s, left * s:(left + tw) * s] += patch.float() * mask
+        weight[..., top * s:(top + th) * s, left * s:(left + tw) * s] += mask
+        report(progress, "tiles", done, len(tiles))
     return out / weight
 
 
@@ -75,8 +76,8 @@ def model_channels(model: nn.Module) -> int:
 
 
 def apply_model(model: nn.Module, x: torch.Tensor, cond: torch.Tensor | None = None, bf16: bool = True,
-                tile: int = 512, overlap: int = 64, views: tuple[int, ...] = ONE, pad: str = "reflect"
-                ) -> torch.Tensor:
+                tile: int = 512, overlap: int = 64, views: tuple[int, ...] = ONE, pad: str = "reflect",
+                progress: Progress = None) -> torch.Tensor:
     """Run a restoration model on (C,H,W) ``x`` with an optional (K,H,W) conditioning map, tiled.
 
     A gray model runs on each colour channel in turn (with that channel's map when the map has one channel
@@ -119,7 +120,7 @@ def apply_model(model: nn.Module, x: torch.Tensor, cond: torch.Tensor | None = N
         joined = image[None] if not k else torch.cat([image, condition.to(image.dtype)])[None]
         # Pad the whole image as the model pads its input, so edge tiles see what the untiled model sees.
         joined, (h, w) = pad_to_multiple(joined, getattr(model, "multiple", 1), pad)
-        outputs.append(run_tiled(fn, joined, tile, overlap, out_channels=expected)[0, :, :h, :w])
+        outputs.append(run_tiled(fn, joined, tile, overlap, out_channels=expected, progress=progress)[0, :, :h, :w])
     out = torch.cat(outputs)
     if expected > 1 and channels == 1:
         out = out.mean(0, keepdim=True)

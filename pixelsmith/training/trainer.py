@@ -3,11 +3,11 @@ atomic checkpoints (every N steps, at the end, on Ctrl-C), exact resume, sample 
 
 from __future__ import annotations
 
+import copy
 import csv
 import math
 import os
 import signal
-import sys
 import threading
 import time
 from pathlib import Path
@@ -18,13 +18,14 @@ import torch.nn as nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, Sampler
 
-from pixelsmith import PixelsmithError
 from pixelsmith.config import TrainConfig
 from pixelsmith.data import build_dataset
-from pixelsmith.hub import from_pretrained, save_pretrained, transplant
+from pixelsmith.errors import Cancelled, PixelsmithError
+from pixelsmith.hub import from_pretrained, read_config, save_pretrained, transplant
 from pixelsmith.io import atomic_write
-from pixelsmith.registry import create_model
-from pixelsmith.training.tasks import TASKS
+from pixelsmith.progress import Progress, report
+from pixelsmith.registry import create_model, get_entry
+from pixelsmith.training.objectives import get_objective
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -69,24 +70,10 @@ def lr_factor(cfg: TrainConfig, step: int) -> float:
     return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
-# Which registry task and which data sets each training task works with.
-TASK_NEEDS = {"gan": ("generate", ("mnist", "fashion-mnist", "folder")), "restore": ("restore", ("patches",)),
-              "denoise": ("restore", ("patches",))}
-
-
 def check_compatible(cfg: TrainConfig) -> None:
-    """A one-line error when the recipe pairs a training task with a model or data set it cannot use."""
-    from pixelsmith.losses import GAN_LOSSES
-    from pixelsmith.registry import get_entry
-
-    model_task, datasets = TASK_NEEDS[cfg.task]
-    if not cfg.init_from and get_entry(cfg.model).task != model_task:
-        raise PixelsmithError(f"task={cfg.task} needs a '{model_task}' model; '{cfg.model}' is a "
-                              f"'{get_entry(cfg.model).task}' model")
-    if cfg.data not in datasets:
-        raise PixelsmithError(f"task={cfg.task} trains on data = {' or '.join(datasets)}, not '{cfg.data}'")
-    if cfg.task == "gan" and cfg.data_args.get("gan_loss", "nonsaturating") not in GAN_LOSSES:
-        raise PixelsmithError(f"data_args.gan_loss='{cfg.data_args['gan_loss']}'; accepted: {', '.join(GAN_LOSSES)}")
+    """A one-line error when the recipe pairs its objective with a model or data set it cannot use."""
+    family = read_config(cfg.init_from)["family"] if cfg.init_from else get_entry(cfg.model).family
+    get_objective(cfg.objective).check_recipe(cfg, family)
 
 
 def distributed_setup() -> tuple[int, int, torch.device]:
@@ -106,7 +93,7 @@ def distributed_setup() -> tuple[int, int, torch.device]:
 class Trainer:
     """Runs ``cfg`` into the folder ``out``; ``resume=True`` continues from ``out/checkpoint.pt``."""
 
-    def __init__(self, cfg: TrainConfig, out: str | Path, resume: bool = False, progress: bool = True,
+    def __init__(self, cfg: TrainConfig, out: str | Path, resume: bool = False, progress: Progress = None,
                  overrides: list[str] | None = None) -> None:
         self.out = Path(out)
         ckpt_path = self.out / CHECKPOINT
@@ -119,6 +106,8 @@ class Trainer:
             except Exception as exc:  # truncated or foreign files raise several types
                 raise PixelsmithError(f"{ckpt_path}: not a readable pixelsmith checkpoint ({exc.__class__.__name__})"
                                       ) from None
+            if not isinstance(self.checkpoint, dict) or not {"config", "step", "model"} <= set(self.checkpoint):
+                raise PixelsmithError(f"{ckpt_path}: not a pixelsmith checkpoint (no config, step and model in it)")
             cfg = TrainConfig.from_dict(self.checkpoint["config"]).override(overrides or [])
         elif ckpt_path.is_file():
             raise PixelsmithError(f"{self.out} already holds a run; pass --resume to continue it or choose another --out")
@@ -128,18 +117,18 @@ class Trainer:
         if cfg.batch_size % self.world:
             raise PixelsmithError(f"batch_size={cfg.batch_size} must be divisible by the {self.world} processes")
         self.is_main = self.rank == 0
-        self.progress = progress and self.is_main
+        self.progress = progress
         torch.manual_seed(cfg.seed)
 
         self.model = self._build_model().to(self.device).train()
         if cfg.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         wrap = self._ddp_wrap if self.world > 1 else (lambda m: m)
-        self.task = TASKS[cfg.task](cfg, self.model, wrap)
-        self.ema = (AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
-                    if cfg.ema_decay > 0 else None)
+        self.objective = get_objective(cfg.objective)(cfg, self.model, wrap)
+        self.ema = (AveragedModel(self.objective.ema_target(), multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay),
+                                  use_buffers=True) if cfg.ema_decay > 0 else None)
         self.schedulers = {name: torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(self.cfg, s))
-                           for name, opt in self.task.optimizers.items()}
+                           for name, opt in self.objective.optimizers.items()}
         self.step = 0
         if self.checkpoint is not None:
             self._load_state(self.checkpoint)
@@ -148,7 +137,7 @@ class Trainer:
         self.dataset = build_dataset(cfg, train=True)
         if self.world > 1 and self.is_main:
             dist.barrier()
-        self.held_out = self._held_out()
+        self.held_out = self.objective.held_out(lambda: build_dataset(cfg, train=False), self.device)
 
     def _build_model(self) -> nn.Module:
         """A new model, or one started from ``init_from``: loaded as it is when the recipe gives no model_args,
@@ -165,14 +154,6 @@ class Trainer:
         ids = [self.device.index] if self.device.type == "cuda" else None
         return nn.parallel.DistributedDataParallel(module, device_ids=ids)
 
-    def _held_out(self):
-        """A fixed batch for preview grids: held-out images for restoration, fixed latents for generators."""
-        if self.cfg.task == "gan":
-            return torch.randn(64, self.model.latent_dim, generator=torch.Generator().manual_seed(self.cfg.seed))
-        data = build_dataset(self.cfg, train=False)
-        pairs = [data[k] for k in range(min(8, len(data)))]
-        return tuple(torch.stack(t).to(self.device) for t in zip(*pairs))
-
     # ---- state -------------------------------------------------------------------------------------
     def state_dict(self) -> dict:
         """Everything needed to continue exactly: weights, optimizers, EMA, schedules, step, RNG, config."""
@@ -181,7 +162,7 @@ class Trainer:
             "step": self.step,
             "model": self.model.state_dict(),
             "ema": self.ema.state_dict() if self.ema is not None else {},
-            "optimizers": {k: o.state_dict() for k, o in self.task.optimizers.items()},
+            "optimizers": {k: o.state_dict() for k, o in self.objective.optimizers.items()},
             "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
             "rng": torch.get_rng_state(),
         }
@@ -190,16 +171,31 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         if self.ema is not None and state["ema"]:
             self.ema.load_state_dict(state["ema"])
-        for k, o in self.task.optimizers.items():
-            o.load_state_dict(state["optimizers"][k])
-        for k, s in self.schedulers.items():
-            s.load_state_dict(state["schedulers"][k])
+        try:
+            for k, o in self.objective.optimizers.items():
+                o.load_state_dict(state["optimizers"][k])
+            for k, s in self.schedulers.items():
+                s.load_state_dict(state["schedulers"][k])
+        except (KeyError, ValueError) as exc:
+            raise PixelsmithError(f"the checkpoint's optimizer state does not fit objective={self.cfg.objective} "
+                                  f"({exc.__class__.__name__}: {exc})") from None
         torch.set_rng_state(state["rng"])
         self.step = state["step"]
 
     def export_model(self) -> nn.Module:
-        """The weights to publish: the EMA copy when there is one."""
-        return self.ema.module if self.ema is not None else self.model
+        """The model to publish, with the EMA weights of the objective's EMA target when there is one, and the
+        keys of the objective's model card (what the model does) in its config."""
+        model = self.model
+        if self.ema is not None:
+            target = self.objective.ema_target()
+            if target is self.model:
+                model = self.ema.module
+            else:
+                name = next(n for n, m in self.model.named_modules() if m is target)
+                model = copy.deepcopy(self.model)
+                model.get_submodule(name).load_state_dict(self.ema.module.state_dict())
+        model.config = dict(self.model.config, **self.objective.model_card())
+        return model
 
     def save(self) -> None:
         """Checkpoint, recipe.json and exported model folder; rank 0 only, each write atomic."""
@@ -246,20 +242,21 @@ class Trainer:
                 self._tb.add_scalar(name, value, self.step)
         self._csv_file.flush()
 
-    def preview(self) -> None:
-        """Write a sample grid PNG and log the preview metrics."""
+    def preview(self) -> tuple[torch.Tensor, dict[str, float]]:
+        """Write a sample grid PNG, log the preview metrics and return both."""
         from pixelsmith.io import write_image
         from pixelsmith.pipelines.generate import make_grid
 
         model = self.export_model()
         was_training = model.training
         model.eval()
-        images, metrics = self.task.preview(model, self.held_out)
+        images, nrow, metrics = self.objective.preview(model, self.held_out)
         model.train(was_training)
-        nrow = 8 if self.cfg.task == "gan" else images.shape[0] // 3
-        write_image(self.out / "samples" / f"step_{self.step:07d}.png", make_grid(images.float().cpu(), nrow=nrow))
+        grid = make_grid(images.float().cpu(), nrow=nrow)
+        write_image(self.out / "samples" / f"step_{self.step:07d}.png", grid)
         if metrics:
             self.log(metrics)
+        return grid, metrics
 
     # ---- the loop ----------------------------------------------------------------------------------
     def _catch_signals(self) -> dict:
@@ -284,60 +281,55 @@ class Trainer:
         return bool(flag.item())
 
     def fit(self) -> Path:
-        """Train until cfg.steps; returns the folder of the exported model. On Ctrl-C, saves a checkpoint
-        after the current step and raises KeyboardInterrupt."""
+        """Train until cfg.steps; returns the folder of the exported model. Each step sends a 'steps' event
+        to ``progress`` (with the losses, and the sample grid when one is drawn). On Ctrl-C or SIGTERM, or when
+        the callback raises Cancelled, the step in flight completes, a checkpoint is saved and
+        KeyboardInterrupt (or Cancelled) is raised; ``resume=True`` continues the run exactly."""
         cfg = self.cfg
-        sampler = StepBatches(len(self.dataset), cfg.batch_size, cfg.seed, self.step, cfg.steps, self.rank, self.world)
+        per_step = cfg.batch_size * self.objective.batches_per_step()
+        sampler = StepBatches(len(self.dataset), per_step, cfg.seed, self.step, cfg.steps, self.rank, self.world)
         loader = DataLoader(self.dataset, batch_sampler=sampler, num_workers=cfg.num_workers)
         if self.is_main:
             self._open_logs()
-        bar = None
-        if self.progress:
-            from tqdm import tqdm
-
-            bar = tqdm(total=cfg.steps, initial=self.step, desc=f"train {cfg.model}", unit="step",
-                       dynamic_ncols=True, file=sys.stderr)
         previous_handlers = self._catch_signals()
+        cancelled = False
         seen, t0 = 0, time.perf_counter()
         try:
             for batch in loader:
                 batch = [b.to(self.device, non_blocking=True) for b in batch] if isinstance(batch, (list, tuple)) \
-                    else batch.to(self.device)
+                    else [batch.to(self.device)]
                 if cfg.channels_last:
                     batch = [b.contiguous(memory_format=torch.channels_last) if b.ndim == 4 else b for b in batch]
                 # Per-step randomness (latents, ...) depends only on (seed, step, rank): nothing to restore.
                 generator = torch.Generator().manual_seed(cfg.seed * 1_000_003 + self.step * 101 + self.rank)
-                losses = self.task.step(batch, generator)
+                losses = self.objective.step(batch, generator)
                 for s in self.schedulers.values():
                     s.step()
                 if self.ema is not None:
-                    self.ema.update_parameters(self.model)
+                    self.ema.update_parameters(self.objective.ema_target())
                 self.step += 1
-                seen += cfg.batch_size
-                if bar is not None:
-                    rate = seen / (time.perf_counter() - t0)
-                    bar.set_postfix({k: f"{v:.4g}" for k, v in losses.items()} | {"img/s": f"{rate:.0f}"},
-                                    refresh=False)
-                    bar.update(1)
+                seen += per_step
+                rate = seen / (time.perf_counter() - t0)
+                grid = None
                 if self.is_main:
                     if self.step % cfg.log_every == 0:
-                        lr = next(iter(self.task.optimizers.values())).param_groups[0]["lr"]
-                        self.log(losses | {"lr": lr, "img_per_s": seen / (time.perf_counter() - t0)})
+                        lr = next(iter(self.objective.optimizers.values())).param_groups[0]["lr"]
+                        self.log(losses | {"lr": lr, "img_per_s": rate})
                     if self.step % cfg.sample_every == 0 or self.step == cfg.steps:
-                        self.preview()
+                        grid, metrics = self.preview()
+                        losses = losses | metrics
+                try:
+                    report(self.progress, "steps", self.step, cfg.steps, grid, **losses, img_per_s=rate)
+                except Cancelled:
+                    cancelled = self._stop_requested = True
                 if self._should_stop() and self.step < cfg.steps:
                     self.save()
-                    if self.is_main:
-                        print(f"\ninterrupted at step {self.step}; checkpoint saved in {self.out}; "
-                              f"continue with --resume", file=sys.stderr)
-                    raise KeyboardInterrupt
+                    raise Cancelled(f"stopped at step {self.step}") if cancelled else KeyboardInterrupt
                 if self.step % cfg.ckpt_every == 0 and self.step < cfg.steps:
                     self.save()
         finally:
             for sig, handler in previous_handlers.items():
                 signal.signal(sig, handler)
-            if bar is not None:
-                bar.close()
             if self.is_main and hasattr(self, "_csv_file"):
                 self._csv_file.close()
                 if self._tb is not None:
@@ -347,8 +339,9 @@ class Trainer:
 
 
 def train(cfg: TrainConfig, out: str | Path, resume: bool = False, overrides: list[str] | None = None,
-          progress: bool = True) -> Path:
-    """Train ``cfg`` into ``out`` (resuming when asked); returns the exported model folder."""
+          progress: Progress = None) -> Path:
+    """Train ``cfg`` into ``out`` (resuming when asked, with ``overrides`` applied to the saved recipe);
+    returns the exported model folder. ``progress`` receives a 'steps' event per step (see Trainer.fit)."""
     trainer = Trainer(cfg, out, resume=resume, progress=progress, overrides=overrides)
     try:
         folder = trainer.fit()

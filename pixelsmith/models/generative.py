@@ -1,0 +1,49 @@
+"""The contract every generative model keeps, so ``generate()``, the CLI and the server pass sampling options
+through without knowing the family: ``sample(n, *, generator=None, progress=None, **options)`` returns (N,C,H,W)
+images in [0, 1], and ``sample_options`` declares the options it takes (class labels, steps, guidance,
+temperature, ...). Diffusion noise schedules live apart from the networks, in ``pixelsmith.schedulers``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch.nn as nn
+
+from pixelsmith.errors import UsageError
+
+
+@dataclass(frozen=True)
+class SampleOption:
+    """One sampling option: its type (int, float or str), default, accepted range and a one-line help."""
+
+    type: type
+    default: Any
+    help: str
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+def sample_options(model: nn.Module) -> dict[str, SampleOption]:
+    """The options ``model.sample`` accepts (none when it declares none)."""
+    return dict(getattr(model, "sample_options", {}))
+
+
+def check_sample_options(model: nn.Module, options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` converted to their declared types; a usage error names an unknown option or a bad value."""
+    declared = sample_options(model)
+    checked = {}
+    for name, value in options.items():
+        if name not in declared:
+            accepted = ", ".join(f"{k} ({o.help})" for k, o in declared.items()) or "none"
+            raise UsageError(f"{name}={value}: this model takes no sampling option '{name}'; accepted: {accepted}")
+        option = declared[name]
+        try:
+            converted = option.type(value)
+        except (TypeError, ValueError):
+            raise UsageError(f"{name}={value} is not a valid {option.type.__name__}") from None
+        if ((option.minimum is not None and converted < option.minimum)
+                or (option.maximum is not None and converted > option.maximum)):
+            raise UsageError(f"{name}={value} is out of range; accepted: {option.minimum} to {option.maximum}")
+        checked[name] = converted
+    return checked

@@ -1,0 +1,33 @@
+"""Deblurring with a known kernel: plug-and-play with the denoiser as the prior and a boundary-free data term,
+and the classical baselines (Wiener, Richardson-Lucy)."""
+
+from __future__ import annotations
+
+import torch
+
+from pixelsmith.baselines import estimate_sigmas
+from pixelsmith.pipelines.methods import check_iterations, check_method, check_sigma, load_restorer
+from pixelsmith.pipelines.prior import plug_and_play
+from pixelsmith.progress import Progress
+
+# The data-term weight of deblurring's half-quadratic splitting (super-resolution keeps DPIR's 0.23); chosen on
+# set14 luma, see docs/tasks.md.
+DEBLUR_LAM = 0.18
+DEBLUR_ITERATIONS = 8
+
+
+def deblur(x: torch.Tensor, kernel: torch.Tensor, *, sigma: float | None = None, method: str = "model",
+           model: str | None = None, bf16: bool = True, iterations: int = DEBLUR_ITERATIONS,
+           progress: Progress = None) -> torch.Tensor:
+    """Remove a known blur ``kernel`` from (C,H,W) ``x``; ``sigma`` is the noise std (0-255), estimated when None."""
+    check_method("deblur", method)
+    check_sigma(sigma)
+    check_iterations(iterations)
+    if method != "model":
+        from pixelsmith.baselines import classical_deblur
+
+        return classical_deblur(method, x, kernel, sigma)
+    noise = float(sum(estimate_sigmas(x)) / x.shape[0]) if sigma is None else sigma
+    net = load_restorer("deblur", model)
+    return plug_and_play(x, net, kernel=kernel, noise=noise, iterations=iterations, bf16=bf16, tile=512,
+                         lam=DEBLUR_LAM, progress=progress)
