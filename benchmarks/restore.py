@@ -36,10 +36,18 @@ import time
 from pathlib import Path
 
 import torch
+from results_file import merge_rows
 
 from pixelsmith.colorspace import matlab_luma
-from pixelsmith.degradations import (add_gaussian_noise, bicubic_downscale, blur, jpeg_compress, parse_kernel,
-                                     stroke_mask, text_mask)
+from pixelsmith.degradations import (
+    add_gaussian_noise,
+    bicubic_downscale,
+    blur,
+    jpeg_compress,
+    parse_kernel,
+    stroke_mask,
+    text_mask,
+)
 from pixelsmith.io import find_images, read_image, write_image
 from pixelsmith.metrics import psnr, ssim
 from pixelsmith.pipelines.deblur import deblur
@@ -47,7 +55,6 @@ from pixelsmith.pipelines.denoise import denoise
 from pixelsmith.pipelines.inpaint import inpaint
 from pixelsmith.pipelines.jpeg import remove_jpeg_artifacts
 from pixelsmith.pipelines.sr import super_resolve
-from results_file import merge_rows
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 OUT = Path(__file__).parent / "results" / "restore"
@@ -270,7 +277,8 @@ def main() -> None:
 def check_against_saved(tasks: list[str], data: Path, tolerance: float, meta: dict) -> int:
     """Rerun ``tasks`` and compare every row's PSNR with the saved results; 1 when one is off by more than
     ``tolerance`` dB or missing. The table goes to results/restore_check.md, the saved results stay."""
-    saved = {(r["task"], r["setting"], r["method"]): r for r in json.loads(OUT.with_suffix(".json").read_text())["rows"]}
+    rows_saved = json.loads(OUT.with_suffix(".json").read_text())["rows"]
+    saved = {(r["task"], r["setting"], r["method"]): r for r in rows_saved}
     lines = ["| task | setting | method | saved PSNR | now | difference (dB) |", "|---|---|---|---|---|---|"]
     worst = 0.0
     for task in tasks:
@@ -283,8 +291,9 @@ def check_against_saved(tasks: list[str], data: Path, tolerance: float, meta: di
             lines.append(f"| {r['task']} | {r['setting']} | {r['method']} | "
                          f"{'-' if old is None else format(old['psnr'], '.4f')} | {r['psnr']:.4f} | {diff:+.4f} |")
         path = OUT.parent / "restore_check.md"
-        path.write_text(f"# Rerun against the saved results (tolerance {tolerance} dB)\n\n```\n{json.dumps(meta, indent=2)}"
-                        f"\n```\n\nLargest difference: {worst:.4f} dB\n\n" + "\n".join(lines) + "\n")
+        path.write_text(f"# Rerun against the saved results (tolerance {tolerance} dB)\n\n```\n"
+                        f"{json.dumps(meta, indent=2)}\n```\n\nLargest difference: {worst:.4f} dB\n\n"
+                        + "\n".join(lines) + "\n")
     print("\n".join(lines) + f"\nlargest difference {worst:.4f} dB (tolerance {tolerance})")
     return 0 if worst <= tolerance else 1
 

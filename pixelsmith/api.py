@@ -31,7 +31,8 @@ def _as_image(image: Any) -> tuple[ImageData, str]:
     if isinstance(image, np.ndarray):
         return from_array(image), "array"
     if torch.is_tensor(image):
-        if not image.is_floating_point() or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[0] not in (1, 3)):
+        shape_ok = image.ndim == 2 or (image.ndim == 3 and image.shape[0] in (1, 3))
+        if not image.is_floating_point() or not shape_ok:
             raise UsageError(f"image is a {image.dtype} tensor of shape {tuple(image.shape)}; accepted: a float "
                              f"tensor (C,H,W) with C = 1 or 3, or (H,W), in [0, 1]")
         pixels = image.detach().float().cpu()

@@ -61,8 +61,7 @@ def estimate_sigmas(x: torch.Tensor) -> list[float]:
     """Noise std per channel on the 0-255 scale: Donoho's MAD estimator on the finest diagonal wavelet details,
     as scikit-image's estimate_sigma. In an image within [0, 1] (a file, whose noise was clipped) it leaves out
     the details near a pixel at 0 or 1, then those where the local mean lies within 2 sigma of 0 or 1, where
-    clipping shrank the noise. On mcmaster with clipped 8-bit noise, scikit-image's estimate reads 22.4 for
-    sigma 25 and 41.0 for 50 (the saturated channels), this one 25.3 and 47.7."""
+    clipping shrank the noise (compared with scikit-image's estimate in docs/tasks.md)."""
     file_like = in_unit_range(x)
     return [_channel_sigma(channel, file_like) * 255.0 for channel in x.detach().double().cpu().numpy()]
 
@@ -99,8 +98,7 @@ def nlm_denoise(x: torch.Tensor, sigma: float) -> torch.Tensor:
 
 
 def tv_denoise(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Total-variation denoising (Chambolle); weight = 0.7 * sigma, the best factor on train400 crops at sigma
-    15 and 25 (0.9 at 50; `benchmarks/tune_tv.py`)."""
+    """Total-variation denoising (Chambolle); weight = 0.7 * sigma, the factor `benchmarks/tune_tv.py` chose."""
     from skimage.restoration import denoise_tv_chambolle
 
     out = denoise_tv_chambolle(_hwc(x), weight=0.7 * sigma / 255.0, channel_axis=-1)

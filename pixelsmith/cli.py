@@ -40,9 +40,10 @@ EXAMPLES = {
 
 
 # Library errors name parameters as name=value; the CLI shows the flag that sets each.
-FLAG_WORDS = {"ensemble=False": "--fast", "bf16=False": "--fp32", "overwrite=True": "--overwrite"}
+FLAG_WORDS = {"ensemble=False": "--fast", "bf16=False": "--fp32", "overwrite=True": "--overwrite",
+              "resume=True": "--resume", "download=True": "--download", "max_pixels=N": "--max-pixels N"}
 PARAMETER = re.compile(r"\b(sigma|scale|kernel|quality|mask|iterations|model|method|format|colour|max_pixels|task|"
-                       r"noise|poisson|blur|downscale|jpeg|seed|steps|guidance|label|n)=")
+                       r"noise|poisson|blur|downscale|jpeg|seed|steps|guidance|label|out|n)=")
 
 
 def flag_message(message: str) -> str:
@@ -135,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fp32", action="store_true", help="run the model in float32 instead of bf16 autocast")
     p.add_argument("--fast", action="store_true", help="denoise, inpaint, jpeg: one pass of the model instead of "
                    "the average of several (flips and rotations of the input; 2-4x faster, 8x for inpaint; "
-                   "about 0.1 dB worse)")
+                   "a little lower PSNR: docs/tasks.md)")
 
     p = _sub(sub, "degrade", "degrade an image or a folder (blur, downscale, noise, JPEG, holes) to make test inputs")
     p.add_argument("input")
@@ -201,7 +202,12 @@ def cmd_models(args) -> int:
     from pixelsmith.hub import WEIGHTS_DIR, list_bundled, read_config
     from pixelsmith.models.generative import sample_options
     from pixelsmith.pipelines.store import load_model
-    from pixelsmith.registry import count_parameters, create_model, get_entry, list_models
+    from pixelsmith.registry import (
+        count_parameters,
+        create_model,
+        get_entry,
+        list_models,
+    )
 
     print("registered architectures:")
     for name in list_models():
@@ -348,6 +354,12 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"pixelsmith {args.command}: error: {flag_message(str(exc))}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        if os.environ.get("PIXELSMITH_DEBUG"):
+            raise
+        print(f"pixelsmith {args.command}: interrupted; finished outputs are complete, nothing partial was written",
+              file=sys.stderr)
+        return 130
     except (PixelsmithError, OSError) as exc:
         if os.environ.get("PIXELSMITH_DEBUG"):
             raise

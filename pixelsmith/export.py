@@ -7,9 +7,9 @@ from pathlib import Path
 
 import torch
 
-from pixelsmith import PixelsmithError, UsageError
-from pixelsmith.hub import from_pretrained
+from pixelsmith.errors import PixelsmithError, UsageError
 from pixelsmith.io import atomic_write
+from pixelsmith.pipelines.store import load_model
 
 
 def export_onnx(model: str, output: str | Path, overwrite: bool = False, opset: int = 17) -> Path:
@@ -20,8 +20,8 @@ def export_onnx(model: str, output: str | Path, overwrite: bool = False, opset: 
     if output.suffix.lower() != ".onnx":
         raise UsageError(f"{output}: the output must end in .onnx")
     if output.exists() and not overwrite:
-        raise PixelsmithError(f"{output} exists; pass --overwrite to replace it")
-    net = from_pretrained(model).eval()
+        raise PixelsmithError(f"{output} exists; pass overwrite=True to replace it")
+    net = load_model(model)
     args = net.config.get("args", {})
     if "channels" not in args or not hasattr(net, "multiple"):
         raise UsageError(f"'{model}' is not an image-to-image restoration model; only those export to ONNX")

@@ -143,7 +143,8 @@ def from_pil(image: Image.Image) -> ImageData:
 def from_array(array: np.ndarray) -> ImageData:
     """A uint8 or uint16 array (H,W), (H,W,1), (H,W,2) gray + alpha, (H,W,3) RGB or (H,W,4) RGBA as an ImageData."""
     if array.dtype not in (np.uint8, np.uint16):
-        raise UsageError(f"image is a {array.dtype} array; accepted: uint8 or uint16 arrays, or float tensors in [0, 1]")
+        raise UsageError(f"image is a {array.dtype} array; accepted: uint8 or uint16 arrays, or float tensors in "
+                         f"[0, 1]")
     if array.ndim == 2:
         array = array[..., None]
     if array.ndim != 3 or array.shape[2] not in (1, 2, 3, 4) or 0 in array.shape:

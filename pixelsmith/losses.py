@@ -16,7 +16,7 @@ def restoration_loss(restored: torch.Tensor, clean: torch.Tensor, kind: str = "l
     - ``mse``: mean squared error, the error PSNR measures, dominated by the hardest samples of a batch;
     - ``psnr``: minus the mean per-image PSNR, ``mean(10 log10(mse_i))``, so that each image counts by its dB as
       a benchmark averages them: a model trained over a range of noise levels then gives up neither the low
-      levels (small errors) nor the high ones (``mse_i`` is floored at 1e-8, 80 dB).
+      levels (small errors) nor the high ones (``mse_i`` is floored at 1e-8).
     """
     if kind == "l1":
         return F.l1_loss(restored, clean)

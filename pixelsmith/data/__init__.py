@@ -3,8 +3,6 @@ seeds its randomness, so an epoch's crops and noise are a pure function of (seed
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from torch.utils.data import Dataset
 
 from pixelsmith import PixelsmithError

@@ -70,7 +70,7 @@ class IDXDataset(Dataset):
         if None in paths:
             missing = FILES[train][paths.index(None)]
             raise PixelsmithError(f"{root}: {missing}(.gz) not found; point data_root at a folder with the "
-                                  f"{name} IDX files or pass --download")
+                                  f"{name} IDX files or pass download=True")
         images, labels = read_idx(paths[0]), read_idx(paths[1])
         if images.ndim != 3 or len(images) != len(labels):
             raise PixelsmithError(f"{root}: {len(images)} images but {len(labels)} labels")

@@ -8,7 +8,14 @@ import torch
 from torch.utils.data import Dataset
 
 from pixelsmith import PixelsmithError
-from pixelsmith.degradations import add_gaussian_noise, check_sigma_draw, jpeg_compress, random_mask, random_sigma_map
+from pixelsmith.degradations import (
+    add_gaussian_noise,
+    check_sigma_draw,
+    jpeg_compress,
+    random_mask,
+    random_sigma_map,
+)
+from pixelsmith.jpeg import jpeg_condition
 from pixelsmith.nn import dihedral
 
 DEGRADATIONS = ("noise", "jpeg", "inpaint")
@@ -17,11 +24,6 @@ DEGRADATIONS = ("noise", "jpeg", "inpaint")
 def sample_generator(seed: int, key: int) -> torch.Generator:
     """A generator whose stream depends only on (seed, key): the same sample every time it is asked for."""
     return torch.Generator().manual_seed((seed * 1_000_003 + key) % (2**63))
-
-
-def jpeg_condition(quality: float, h: int, w: int) -> torch.Tensor:
-    """The conditioning map of a JPEG model: (100 - quality) / 100 everywhere."""
-    return torch.full((1, h, w), (100.0 - quality) / 100.0)
 
 
 class RestorationPatches(Dataset):

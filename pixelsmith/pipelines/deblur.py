@@ -6,12 +6,17 @@ from __future__ import annotations
 import torch
 
 from pixelsmith.baselines import estimate_sigmas
-from pixelsmith.pipelines.methods import check_iterations, check_method, check_sigma, load_restorer
+from pixelsmith.pipelines.methods import (
+    check_iterations,
+    check_method,
+    check_sigma,
+    load_restorer,
+)
 from pixelsmith.pipelines.prior import plug_and_play
 from pixelsmith.progress import Progress
 
-# The data-term weight of deblurring's half-quadratic splitting (super-resolution keeps DPIR's 0.23); chosen on
-# set14 luma, see docs/tasks.md.
+# The data-term weight of deblurring's half-quadratic splitting (super-resolution keeps DPIR's); how it was
+# chosen: docs/tasks.md.
 DEBLUR_LAM = 0.18
 DEBLUR_ITERATIONS = 8
 

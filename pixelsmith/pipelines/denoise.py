@@ -10,7 +10,12 @@ from pixelsmith.baselines import estimate_sigmas, in_unit_range
 from pixelsmith.colorspace import opponent_noise, opponent_to_rgb, rgb_to_opponent
 from pixelsmith.errors import UsageError
 from pixelsmith.nn import dihedral
-from pixelsmith.pipelines.methods import COLOUR_DENOISER, check_method, check_sigma, load_restorer
+from pixelsmith.pipelines.methods import (
+    COLOUR_DENOISER,
+    check_method,
+    check_sigma,
+    load_restorer,
+)
 from pixelsmith.pipelines.tiling import ONE, ROTATIONS, apply_model, model_channels
 from pixelsmith.progress import Progress
 
@@ -65,7 +70,7 @@ def denoise_with(net: nn.Module, x: torch.Tensor, sigma: float | torch.Tensor | 
 
 def colour_model_weight(levels: torch.Tensor) -> torch.Tensor:
     """Per-pixel weight (1,H,W) of the colour model against the gray model's views, from a (C,H,W) 0-255 level
-    map: it grows with the noise level, as clipping does (weights chosen on mcmaster, docs/tasks.md)."""
+    map: it grows with the noise level, as clipping does (how the weights were chosen: docs/tasks.md)."""
     return ((levels.mean(0, keepdim=True) - 8) / 35).clamp(0, 0.9)
 
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 import torch
 
 from pixelsmith.colorspace import rgb_to_ycbcr, ycbcr_to_rgb_in_gamut
-from pixelsmith.data.patches import jpeg_condition
-from pixelsmith.jpeg import ijg_luma_table, quantisation_constraint
+from pixelsmith.jpeg import ijg_luma_table, jpeg_condition, quantisation_constraint
 from pixelsmith.pipelines.methods import check_method, check_quality, load_restorer
 from pixelsmith.pipelines.tiling import FLIPS, ONE, apply_model, model_channels
 from pixelsmith.progress import Progress

@@ -1,4 +1,5 @@
-"""One training loop for every model family; each family's step is plain code in ``tasks``."""
+"""One training loop for every model family (``trainer``); each training step is an objective, plain code in
+its own module, registered in ``objectives``."""
 
 from pixelsmith.training.trainer import Trainer, train
 

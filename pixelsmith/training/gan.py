@@ -5,6 +5,7 @@ WGAN-GP (Wasserstein loss, several critic updates per generator update, gradient
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 import torch.nn as nn
@@ -94,8 +95,8 @@ class GANObjective(Objective):
                                             self.args.loss)
             losses = {"d_loss": d_loss.item()}
             if self.args.gp_weight > 0:
-                critic = (lambda x: self._discriminate(x, label))
-                penalty = gradient_penalty(critic, real, fake.detach().float(), generator)
+                penalty = gradient_penalty(partial(self._discriminate, labels=label), real, fake.detach().float(),
+                                           generator)
                 d_loss = d_loss + self.args.gp_weight * penalty
                 losses["gp"] = penalty.item()
             self.update("discriminator", d_loss, self.model.discriminator.parameters())

@@ -100,7 +100,8 @@ class Trainer:
         self.checkpoint = None
         if resume:
             if not ckpt_path.is_file():
-                raise PixelsmithError(f"{self.out}: no {CHECKPOINT} to resume from; drop --resume to start a new run")
+                raise PixelsmithError(f"{self.out}: no {CHECKPOINT} to resume from; start a new run without "
+                                      f"resume=True")
             try:
                 self.checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True)
             except Exception as exc:  # truncated or foreign files raise several types
@@ -110,7 +111,8 @@ class Trainer:
                 raise PixelsmithError(f"{ckpt_path}: not a pixelsmith checkpoint (no config, step and model in it)")
             cfg = TrainConfig.from_dict(self.checkpoint["config"]).override(overrides or [])
         elif ckpt_path.is_file():
-            raise PixelsmithError(f"{self.out} already holds a run; pass --resume to continue it or choose another --out")
+            raise PixelsmithError(f"{self.out} already holds a run; pass resume=True to continue it or choose "
+                                  f"another out=FOLDER")
         self.cfg = cfg
         check_compatible(cfg)
         self.rank, self.world, self.device = distributed_setup()
