@@ -10,7 +10,6 @@ import torch
 from PIL import Image
 
 from pixelsmith import PixelsmithError
-from pixelsmith.pipelines.methods import DEBLURRERS, DENOISERS, INPAINTERS, UPSCALERS
 
 
 def _hwc(x: torch.Tensor) -> np.ndarray:
@@ -115,11 +114,11 @@ def wavelet_denoise(x: torch.Tensor, sigma: float) -> torch.Tensor:
 
 
 def classical_denoise(method: str, x: torch.Tensor, sigma: float | None) -> torch.Tensor:
-    """Run one of DENOISERS on a (C,H,W) image; sigma (0-255) is estimated when None."""
+    """Run bm3d, nlm, tv or wavelet on a (C,H,W) image; sigma (0-255) is estimated when None."""
     sigma = estimate_sigma(x) if sigma is None else sigma
     functions = {"bm3d": bm3d_denoise, "nlm": nlm_denoise, "tv": tv_denoise, "wavelet": wavelet_denoise}
     if method not in functions:
-        raise PixelsmithError(f"unknown denoising method '{method}'; accepted: model, dip, {', '.join(DENOISERS)}")
+        raise PixelsmithError(f"unknown denoising method '{method}'; accepted: {', '.join(functions)}")
     return functions[method](x, sigma).clamp(0, 1)
 
 
@@ -140,7 +139,7 @@ def classical_inpaint(method: str, x: torch.Tensor, mask: torch.Tensor) -> torch
         out = cv2.inpaint(image, hole.astype(np.uint8) * 255, 5, flag).astype(np.float64) / 255
         out = _chw(out, x.shape[0])
         return torch.where(mask > 0.5, out, x)  # known pixels keep their full precision
-    raise PixelsmithError(f"unknown inpainting method '{method}'; accepted: model, dip, {', '.join(INPAINTERS)}")
+    raise PixelsmithError(f"unknown inpainting method '{method}'; accepted: telea, ns, biharmonic")
 
 
 # ---- super-resolution ----------------------------------------------------------------------------------
@@ -148,7 +147,7 @@ def classical_upscale(method: str, x: torch.Tensor, scale: int) -> torch.Tensor:
     """Pillow's bicubic or Lanczos resampling by ``scale``, in float so no precision is lost."""
     filters = {"bicubic": Image.Resampling.BICUBIC, "lanczos": Image.Resampling.LANCZOS}
     if method not in filters:
-        raise PixelsmithError(f"unknown super-resolution method '{method}'; accepted: model, {', '.join(UPSCALERS)}")
+        raise PixelsmithError(f"unknown super-resolution method '{method}'; accepted: {', '.join(filters)}")
     h, w = x.shape[-2:]
     channels = [Image.fromarray(c.numpy().astype(np.float32), mode="F").resize((w * scale, h * scale), filters[method])
                 for c in x]
@@ -170,7 +169,7 @@ def classical_deblur(method: str, x: torch.Tensor, kernel: torch.Tensor, sigma: 
         elif method == "rl":
             result = restoration.richardson_lucy(padded, psf, num_iter=30, clip=True)
         else:
-            raise PixelsmithError(f"unknown deblurring method '{method}'; accepted: model, {', '.join(DEBLURRERS)}")
+            raise PixelsmithError(f"unknown deblurring method '{method}'; accepted: wiener, rl")
         p = max(psf.shape)
         out.append(result[p:-p, p:-p])
     return torch.from_numpy(np.stack(out)).float().clamp(0, 1)
