@@ -116,6 +116,41 @@ def test_a_toy_objective_trains_stops_and_resumes_to_identical_weights(tmp_path,
         torch.testing.assert_close(split[name], whole[name], rtol=0, atol=0)
 
 
+@pytest.fixture
+def data_for(tmp_path, labelled_folder, tiny_mnist, gray_folder):
+    """(data_root, data_args) of a tiny data set of each kind an objective may declare."""
+    return {"mnist": (tiny_mnist, {}), "fashion-mnist": (tiny_mnist, {}), "folder": (labelled_folder, {"size": 32}),
+            "patches": (gray_folder, {"patch_size": 32, "holdout": 2})}
+
+
+@pytest.mark.parametrize("name", list_objectives())
+def test_every_objective_trains_stops_and_resumes_exactly(tmp_path, data_for, name):
+    """Each registered objective, with its example options, on the first model family and data set it takes."""
+    objective = get_objective(name)
+    from pixelsmith.registry import list_models
+
+    model = list_models(objective.families[0])[0]
+    root, data_args = data_for[objective.datasets[0]]
+    cfg = TrainConfig.from_dict(dict(objective=name, objective_args=objective.example_args, model=model,
+                                     model_args=get_entry(model).example_args, data=objective.datasets[0],
+                                     data_root=str(root), data_args=data_args, steps=4, batch_size=4, lr=1e-3,
+                                     ema_decay=0.5, log_every=1, sample_every=2, ckpt_every=100))
+    train(cfg, tmp_path / "whole")
+
+    def stop_at_two(event):
+        if event.done == 2:
+            raise Cancelled
+
+    with pytest.raises(Cancelled):
+        train(cfg, tmp_path / "split", progress=stop_at_two)
+    train(cfg, tmp_path / "split", resume=True)
+    whole = load_file(tmp_path / "whole" / "model" / "model.safetensors")
+    split = load_file(tmp_path / "split" / "model" / "model.safetensors")
+    for key in whole:
+        torch.testing.assert_close(split[key], whole[key], rtol=0, atol=0)
+    assert (tmp_path / "split" / "samples" / "step_0000004.png").is_file()
+
+
 def test_the_trainer_refuses_data_and_models_an_objective_does_not_take(tmp_path, labelled_folder, tiny_mnist):
     with pytest.raises(PixelsmithError, match="trains on data = folder, not 'mnist'"):
         train(toy_recipe(tiny_mnist, data="mnist", data_args={}), tmp_path / "a")

@@ -72,7 +72,7 @@ def degrade_image(image: ImageData, opts: DegradeOptions) -> ImageData:
 def degrade_files(source: str | Path, target: str | Path, opts: DegradeOptions, fmt: str = "png",
                   overwrite: bool = False, shard: tuple[int, int] = (0, 1), progress: Progress = None) -> FilesResult:
     """Write degraded copies of a file or folder (clipped to the valid range and quantised as files are;
-    with --jpeg, write .png to keep the JPEG's exact pixels or .jpg to re-encode at that quality)."""
+    with jpeg=Q, write .png to keep the JPEG's exact pixels or .jpg to re-encode at that quality)."""
     check_degrade_options(opts)
     quality = 95
     suffix = Path(target).suffix.lower() if not Path(source).is_dir() else f".{fmt.lower()}"
