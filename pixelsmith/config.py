@@ -132,13 +132,15 @@ def upgrade_recipe(values: dict[str, Any]) -> dict[str, Any]:
         task = values.pop("task")
         values["objective"] = "restore" if task == "denoise" else task
     args = dict(values.get("objective_args", {}))
-    if "loss" in values:  # the restoration loss; GAN recipes carried its unused default
+    if "loss" in values:  # the restoration loss; GAN recipes carried its unused default ("l1")
+        from pixelsmith.losses import GAN_LOSSES
+
         loss = values.pop("loss")
-        if values.get("objective") != "gan":
-            args.setdefault("loss", loss)
+        if values.get("objective") != "gan" or loss in GAN_LOSSES:
+            args["loss"] = loss  # an explicit old-style key (a key=value override) wins
     data_args = dict(values.get("data_args", {}))
     if "gan_loss" in data_args:
-        args.setdefault("loss", data_args.pop("gan_loss"))
+        args["loss"] = data_args.pop("gan_loss")
         values["data_args"] = data_args
     if args:
         values["objective_args"] = args

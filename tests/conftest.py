@@ -1,4 +1,5 @@
-"""Shared fixtures: tiny data sets the tests make themselves (no download, no ../shared/data needed)."""
+"""Shared fixtures and helpers: tiny data sets and images the tests make themselves (no download, no
+../shared/data needed). Import the helpers with ``from conftest import gen, hole, run_main, ...``."""
 
 from __future__ import annotations
 
@@ -11,6 +12,64 @@ import pytest
 import torch
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+
+
+def gen(seed: int = 0) -> torch.Generator:
+    """A seeded CPU generator."""
+    return torch.Generator().manual_seed(seed)
+
+
+def hole(h: int, w: int) -> torch.Tensor:
+    """A (1,H,W) hole mask (1 = missing): a block in the upper half and a one-pixel scratch across the image."""
+    mask = torch.zeros(1, h, w)
+    mask[:, h // 4:h // 2, w // 3:2 * w // 3] = 1
+    mask[:, 3 * h // 4, :] = 1
+    return mask
+
+
+def saved_jpeg(plane: torch.Tensor, path, **options) -> torch.Tensor:
+    """Save a (H, W) plane as a gray JPEG file and read its decoded pixels back."""
+    from PIL import Image
+
+    Image.fromarray((plane * 255).round().byte().numpy()).save(path, format="JPEG", **options)
+    return torch.from_numpy(np.array(Image.open(path))).float() / 255
+
+
+def coefficient_steps(plane: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+    """The JPEG DCT coefficients (orthonormal 8x8 DCT-II of the 0-255 pixels) of every full block, in
+    quantisation steps of ``table``; computed with scipy, independently of the code under test."""
+    from scipy.fft import dctn
+
+    h, w = plane.shape[0] // 8 * 8, plane.shape[1] // 8 * 8
+    blocks = (plane[:h, :w].double() * 255 - 128).reshape(h // 8, 8, w // 8, 8).permute(0, 2, 1, 3)
+    return torch.from_numpy(dctn(blocks.numpy(), axes=(2, 3), norm="ortho")) / table
+
+
+def inside_intervals(plane: torch.Tensor, decoded: torch.Tensor, table: torch.Tensor,
+                     tol: float = 1e-4) -> torch.Tensor:
+    """Which full-block DCT coefficients of ``plane`` lie in the quantisation intervals of the decoded file's."""
+    return (coefficient_steps(plane, table) - coefficient_steps(decoded, table).round()).abs() <= 0.5 + tol
+
+
+def gan_recipe(root, **kw):
+    """A tiny DCGAN recipe on the MNIST-layout folder ``root`` (see tiny_mnist)."""
+    from pixelsmith.config import TrainConfig
+
+    values = dict(objective="gan", model="dcgan", model_args={"width": 8, "latent_dim": 16}, data="mnist",
+                  data_root=str(root), steps=6, batch_size=8, lr=1e-3, schedule="cosine", warmup=2,
+                  ema_decay=0.9, log_every=1, sample_every=2, ckpt_every=100, seed=1)
+    return TrainConfig(**{**values, **kw})
+
+
+def restore_recipe(root, **kw):
+    """A tiny ResUNet denoising recipe on the image folder ``root`` (see gray_folder)."""
+    from pixelsmith.config import TrainConfig
+
+    values = dict(objective="restore", model="resunet", model_args={"widths": [8, 16], "blocks": 1}, data="patches",
+                  data_root=str(root), data_args={"patch_size": 32, "holdout": 2, "clip_prob": 0.5}, steps=6,
+                  batch_size=4, lr=1e-3, betas=(0.9, 0.999), schedule="cosine", warmup=2, ema_decay=0.9,
+                  grad_clip=1.0, log_every=1, sample_every=3, ckpt_every=100, seed=2)
+    return TrainConfig(**{**values, **kw})
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:

@@ -2,6 +2,7 @@ import gzip
 
 import pytest
 import torch
+from conftest import SHARED
 from PIL import Image
 
 from pixelsmith import PixelsmithError
@@ -20,7 +21,7 @@ def test_idx_reader(tiny_mnist):
 
 
 def test_idx_missing_and_truncated(tmp_path, tiny_mnist):
-    with pytest.raises(PixelsmithError, match="not found.*--download"):
+    with pytest.raises(PixelsmithError, match="not found.*pass download=True"):
         IDXDataset(tmp_path)
     path = tiny_mnist / "train-images-idx3-ubyte.gz"
     data = gzip.decompress(path.read_bytes())
@@ -32,10 +33,8 @@ def test_idx_missing_and_truncated(tmp_path, tiny_mnist):
         read_idx(path)
 
 
-@pytest.mark.skipif(not (__import__("conftest").SHARED / "mnist").is_dir(), reason="../shared/data not present")
+@pytest.mark.skipif(not (SHARED / "mnist").is_dir(), reason="../shared/data not present")
 def test_real_mnist():
-    from conftest import SHARED
-
     ds = IDXDataset(SHARED / "mnist", train=False)
     assert len(ds) == 10000 and int(ds[0][1]) == 7  # the first MNIST test digit is a 7
 
@@ -155,3 +154,21 @@ def test_patches_from_several_folders_in_colour(tmp_path, gray_folder):
         RestorationPatches.from_folder(f"{gray_folder},{colour}", holdout=5)
     with pytest.raises(PixelsmithError, match="accepted: noise, jpeg, inpaint"):
         RestorationPatches.from_folder(gray_folder, holdout=2, patch_size=32, degradation="blur")
+
+
+# ---- a recipe's data set -------------------------------------------------------------------------------
+def test_a_recipe_names_its_data_set(tiny_mnist, gray_folder):
+    from pixelsmith.config import TrainConfig
+    from pixelsmith.data import build_dataset
+
+    mnist = build_dataset(TrainConfig(data="mnist", data_root=str(tiny_mnist)))
+    assert isinstance(mnist, IDXDataset) and len(mnist) == 64
+    assert len(build_dataset(TrainConfig(data="mnist", data_root=str(tiny_mnist)), train=False)) == 16
+    folder = build_dataset(TrainConfig(data="folder", data_root=str(gray_folder), data_args={"size": 16}))
+    assert isinstance(folder, ImageFolder) and folder[0][0].shape == (1, 16, 16)
+    cfg = TrainConfig(objective="restore", data="patches", data_root=str(gray_folder),
+                      data_args={"patch_size": 32, "holdout": 2})
+    train, held = build_dataset(cfg), build_dataset(cfg, train=False)
+    assert isinstance(train, RestorationPatches) and (len(train), len(held)) == (10, 2)
+    with pytest.raises(PixelsmithError, match="bad data_args for data='folder'.*colour"):
+        build_dataset(TrainConfig(data="folder", data_root=str(gray_folder), data_args={"colour": 3}))

@@ -2,16 +2,14 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
+from conftest import gen
+from PIL import Image
 
-from pixelsmith import PixelsmithError
+from pixelsmith import PixelsmithError, UsageError
 from pixelsmith import degradations as D
-from pixelsmith.colorspace import matlab_luma, rgb_to_ycbcr, ycbcr_to_rgb
-
-
-def gen(seed=0):
-    return torch.Generator().manual_seed(seed)
 
 
 # ---- noise ---------------------------------------------------------------------------------------------
@@ -216,19 +214,30 @@ def test_random_mask_never_empty_or_full():
     assert D.random_mask(4, 4, gen(), kinds=("pixels",)).shape == (1, 4, 4)
 
 
-# ---- colour --------------------------------------------------------------------------------------------
-def test_ycbcr_roundtrip_and_known_values():
-    x = torch.rand(2, 3, 8, 9, generator=gen())
-    assert torch.allclose(ycbcr_to_rgb(rgb_to_ycbcr(x)), x, atol=1e-5)
-    gray = torch.full((3, 2, 2), 0.3)
-    assert torch.allclose(rgb_to_ycbcr(gray), torch.tensor([0.3, 0.5, 0.5]).view(3, 1, 1).expand(3, 2, 2), atol=1e-6)
-    red = torch.tensor([1.0, 0.0, 0.0]).view(3, 1, 1)
-    assert torch.allclose(rgb_to_ycbcr(red).flatten(), torch.tensor([0.299, 0.5 - 0.168736, 1.0]), atol=1e-6)
+# ---- kernels from a specification ----------------------------------------------------------------------
+def test_parse_kernel(tmp_path):
+    assert torch.equal(D.parse_kernel("gaussian:1.5"), D.gaussian_kernel(1.5))
+    assert torch.equal(D.parse_kernel("motion:9:30"), D.motion_kernel(9, 30))
+    array = np.zeros((5, 3), np.uint8)
+    array[1:4, 1] = 200
+    Image.fromarray(array).save(tmp_path / "k.png")
+    k = D.parse_kernel(str(tmp_path / "k.png"))
+    assert k.shape == (5, 3) and abs(k.sum() - 1) < 1e-6 and torch.allclose(k[1:4, 1], torch.full((3,), 1 / 3))
+    Image.fromarray(np.full((4, 3), 255, np.uint8)).save(tmp_path / "even.png")
+    with pytest.raises(UsageError, match="odd sides"):
+        D.parse_kernel(str(tmp_path / "even.png"))
+    Image.fromarray(np.zeros((3, 3), np.uint8)).save(tmp_path / "black.png")
+    with pytest.raises(UsageError, match="non-zero sum"):
+        D.parse_kernel(str(tmp_path / "black.png"))
+    for spec in ("gaussian", "gaussian:x", "motion:9", "box:3", str(tmp_path / "none.png")):
+        with pytest.raises(UsageError, match=f"kernel={spec} is not a kernel; accepted: gaussian:SIGMA"):
+            D.parse_kernel(spec)
 
 
-def test_matlab_luma_range():
-    white, black = torch.ones(3, 2, 2), torch.zeros(3, 2, 2)
-    assert torch.allclose(matlab_luma(white), torch.full((1, 2, 2), 235 / 255), atol=1e-4)
-    assert torch.allclose(matlab_luma(black), torch.full((1, 2, 2), 16 / 255))
-    one = torch.rand(1, 4, 4)
-    assert torch.equal(matlab_luma(one), one)
+@pytest.mark.parametrize("spec", ["gaussian:-1", "gaussian:0", "motion:0:30", "gaussian:100000", "gaussian:nan",
+                                  "motion:9:inf"])
+def test_impossible_kernels_are_usage_errors(spec):
+    """Kernels that cannot be built, or would not fit in memory, are refused as options (exit status 2), as
+    a kernel image over 101 px is."""
+    with pytest.raises(UsageError, match=f"kernel={spec}"):
+        D.parse_kernel(spec)

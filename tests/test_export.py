@@ -57,7 +57,9 @@ def test_export_refuses(tmp_path):
     with pytest.raises(UsageError, match="not an image-to-image restoration model"):
         export_onnx("dcgan-mnist", tmp_path / "gan.onnx")
     (tmp_path / "old.onnx").write_bytes(b"keep me")
-    with pytest.raises(PixelsmithError, match="exists"):
+    with pytest.raises(PixelsmithError, match="old.onnx exists; pass overwrite=True"):
         export_onnx("resunet-denoise-gray", tmp_path / "old.onnx")
     assert (tmp_path / "old.onnx").read_bytes() == b"keep me"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["old.onnx"]  # nothing half-written
+    export_onnx("resunet-denoise-gray", tmp_path / "old.onnx", overwrite=True)
+    assert (tmp_path / "old.onnx").stat().st_size > 1e6

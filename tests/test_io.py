@@ -5,8 +5,18 @@ import pytest
 import torch
 from PIL import Image
 
-from pixelsmith import PixelsmithError
-from pixelsmith.io import find_images, read_image, write_image, write_image_data
+from pixelsmith import PixelsmithError, UsageError
+from pixelsmith.io import (
+    ImageData,
+    find_images,
+    from_array,
+    from_pil,
+    read_image,
+    to_array,
+    to_pil,
+    write_image,
+    write_image_data,
+)
 
 RNG = np.random.default_rng(0)
 RGB = RNG.integers(0, 256, (20, 30, 3), dtype=np.uint8)
@@ -159,3 +169,53 @@ def test_written_files_have_normal_permissions(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert (tmp_path / "p.png").stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+# ---- images in memory: PIL and numpy -------------------------------------------------------------------
+@pytest.mark.parametrize("mode,channels,alpha,depth", [
+    ("L", 1, False, 8), ("LA", 1, True, 8), ("RGB", 3, False, 8), ("RGBA", 3, True, 8), ("P", 3, False, 8),
+    ("I;16", 1, False, 16),
+])
+def test_pil_images_of_every_mode_round_trip(mode, channels, alpha, depth):
+    image = Image.fromarray(RGB).convert(mode) if mode != "I;16" else Image.fromarray(
+        RGB[..., 0].astype(np.uint16) * 257)
+    data = from_pil(image)
+    assert data.pixels.shape == (channels, 20, 30) and data.pixels.dtype == torch.float32
+    assert (data.alpha is not None) == alpha and data.bit_depth == depth
+    assert 0 <= data.pixels.min() and data.pixels.max() <= 1
+    back = to_pil(data)
+    expected = {"P": "RGB", "I;16": "I;16"}.get(mode, mode)
+    assert back.mode == expected and back.size == (30, 20)
+    assert np.array_equal(np.asarray(back), np.asarray(image.convert(expected) if mode == "P" else image))
+
+
+def test_sixteen_bit_colour_comes_back_from_pil_at_eight_bits():
+    data = ImageData(torch.rand(3, 4, 5, generator=torch.Generator().manual_seed(2)), None, 16)
+    back = to_pil(data)
+    error = np.abs(np.asarray(back) / 255 - data.pixels.permute(1, 2, 0).numpy()).max()
+    assert back.mode == "RGB" and error <= 0.5 / 255 + 1e-6
+
+
+@pytest.mark.parametrize("dtype,depth", [(np.uint8, 8), (np.uint16, 16)])
+@pytest.mark.parametrize("shape,channels,alpha", [((20, 30), 1, False), ((20, 30, 1), 1, False),
+                                                  ((20, 30, 2), 1, True), ((20, 30, 3), 3, False),
+                                                  ((20, 30, 4), 3, True)])
+def test_arrays_round_trip_exactly(dtype, depth, shape, channels, alpha):
+    array = np.random.default_rng(1).integers(0, np.iinfo(dtype).max, shape, endpoint=True).astype(dtype)
+    data = from_array(array)
+    assert data.pixels.shape == (channels, 20, 30) and (data.alpha is not None) == alpha
+    assert data.bit_depth == depth and 0 <= data.pixels.min() and data.pixels.max() <= 1
+    back = to_array(data)
+    assert back.dtype == dtype and np.array_equal(back, array.reshape(20, 30) if shape[-1:] == (1,) else array)
+
+
+@pytest.mark.parametrize("array,words", [
+    (np.zeros((4, 4), np.float32), "float32 array; accepted: uint8 or uint16"),
+    (np.zeros((4, 4, 5), np.uint8), "shape (4, 4, 5)"),
+    (np.zeros((2, 4, 4, 3), np.uint8), "shape (2, 4, 4, 3)"),
+    (np.zeros((0, 4), np.uint8), "shape (0, 4, 1)"),
+])
+def test_arrays_that_are_no_image_are_usage_errors(array, words):
+    with pytest.raises(UsageError) as info:
+        from_array(array)
+    assert words in str(info.value)

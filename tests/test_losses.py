@@ -1,7 +1,14 @@
+import math
+
 import pytest
 import torch
 
-from pixelsmith.losses import restoration_loss
+from pixelsmith.losses import (
+    GAN_LOSSES,
+    discriminator_loss,
+    generator_loss,
+    restoration_loss,
+)
 from pixelsmith.metrics import psnr
 
 
@@ -13,7 +20,8 @@ def batch_with_errors(*errors: float) -> tuple[torch.Tensor, torch.Tensor]:
 
 def test_psnr_loss_is_minus_the_mean_psnr():
     restored, clean = batch_with_errors(0.01, 0.1, 0.03)
-    assert restoration_loss(restored, clean, "psnr").item() == pytest.approx(-psnr(restored, clean).mean().item(), abs=1e-4)
+    expected = -psnr(restored, clean).mean().item()
+    assert restoration_loss(restored, clean, "psnr").item() == pytest.approx(expected, abs=1e-4)
 
 
 def test_psnr_loss_weighs_images_by_their_db_not_their_squared_error():
@@ -41,3 +49,37 @@ def test_perfect_restoration_has_a_finite_psnr_loss():
 def test_unknown_restoration_loss():
     with pytest.raises(ValueError, match="accepted: l1, mse, psnr"):
         restoration_loss(torch.zeros(1, 1, 2, 2), torch.zeros(1, 1, 2, 2), "ssim")
+
+
+def test_restoration_losses_pass_gradients_to_the_restored_batch():
+    restored, clean = batch_with_errors(0.1, -0.2)
+    for kind in ("l1", "mse", "psnr"):
+        x = restored.clone().requires_grad_()
+        restoration_loss(x, clean, kind).backward()
+        assert x.grad.shape == x.shape and (x.grad[0] > 0).all() and (x.grad[1] < 0).all()  # towards the clean
+
+
+# ---- adversarial -----------------------------------------------------------------------------------------
+def test_gan_losses_of_a_perfect_and_a_fooled_discriminator():
+    """Every loss says the discriminator is doing well when reals score high and fakes low, and the generator
+    is doing well in the opposite case."""
+    high, low = torch.full((8,), 5.0), torch.full((8,), -5.0)
+    for kind in GAN_LOSSES:
+        assert discriminator_loss(high, low, kind) < discriminator_loss(low, high, kind), kind
+        assert generator_loss(high, kind) < generator_loss(low, kind), kind
+
+
+def test_gan_loss_values():
+    real, fake = torch.tensor([2.0, 0.5]), torch.tensor([-0.5, 1.0])
+    assert discriminator_loss(real, fake, "wasserstein").item() == pytest.approx(0.25 - 1.25)
+    assert discriminator_loss(real, fake, "hinge").item() == pytest.approx(0.25 + 1.25)  # relu(1-r) + relu(1+f)
+    assert generator_loss(fake, "hinge").item() == pytest.approx(-0.25)
+    assert discriminator_loss(torch.zeros(3), torch.zeros(3)).item() == pytest.approx(2 * math.log(2))
+    assert generator_loss(torch.zeros(3)).item() == pytest.approx(math.log(2))
+
+
+def test_unknown_gan_loss():
+    with pytest.raises(ValueError, match="accepted: nonsaturating, hinge, wasserstein"):
+        discriminator_loss(torch.zeros(2), torch.zeros(2), "wgan")
+    with pytest.raises(ValueError, match="accepted: nonsaturating, hinge, wasserstein"):
+        generator_loss(torch.zeros(2), "wgan")

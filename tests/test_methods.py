@@ -59,3 +59,16 @@ def test_each_task_loads_its_default_model_and_refuses_one_that_restores_somethi
         M.load_restorer("deblur", "resunet-jpeg-gray")
     with pytest.raises(UsageError, match="model=dcgan-mnist is not a model for inpaint .it is a 'generate' model"):
         M.load_restorer("inpaint", "dcgan-mnist")
+
+
+def test_a_saved_restorer_that_does_not_say_what_it_restores_is_refused_with_the_fix(tmp_path):
+    from pixelsmith.hub import save_pretrained
+    from pixelsmith.registry import create_model
+
+    model = create_model("resunet", widths=[8, 16], blocks=1)
+    save_pretrained(model, tmp_path / "plain")
+    with pytest.raises(UsageError, match="does not say what it restores.*restores'] = 'denoise'"):
+        M.load_restorer("denoise", str(tmp_path / "plain"))
+    model.config["restores"] = "denoise"
+    save_pretrained(model, tmp_path / "denoiser")
+    assert M.load_restorer("denoise", str(tmp_path / "denoiser")).config["restores"] == "denoise"

@@ -4,15 +4,12 @@ its least-squares problem, and half-quadratic splitting with a good denoiser res
 import pytest
 import torch
 import torch.fft as fft
+from conftest import gen
 
 from pixelsmith import PixelsmithError
 from pixelsmith import degradations as D
 from pixelsmith.metrics import psnr
 from pixelsmith.pnp import bicubic_otf, data_step, hqs, kernel_to_otf, masked_data_step
-
-
-def gen(seed=0):
-    return torch.Generator().manual_seed(seed)
 
 
 def apply_otf(otf, x):
@@ -86,6 +83,19 @@ def test_masked_data_step_fits_only_the_known_pixels():
 def test_hqs_needs_a_kernel_or_a_scale():
     with pytest.raises(PixelsmithError, match="needs a blur kernel"):
         hqs(torch.rand(1, 1, 16, 16), lambda x, s: x)
+
+
+def test_hqs_reports_each_iteration_with_falling_denoiser_levels():
+    levels, events = [], []
+
+    def identity(x, sigma):
+        levels.append(sigma)
+        return x
+
+    out = hqs(torch.rand(1, 1, 16, 20, generator=gen(3)), identity, scale=2, iterations=5, progress=events.append)
+    assert out.shape == (1, 1, 32, 40)
+    assert [(e.stage, e.done, e.total) for e in events] == [("iterations", i, 5) for i in range(1, 6)]
+    assert len(levels) == 5 and levels == sorted(levels, reverse=True) and levels[0] > levels[-1]
 
 
 def nlm_denoiser(x, sigma):

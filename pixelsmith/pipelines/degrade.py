@@ -42,7 +42,10 @@ def check_degrade_options(opts: DegradeOptions) -> None:
     if opts.mask is not None and opts.mask not in D.MASKS:
         raise UsageError(f"mask={opts.mask} is not known; accepted: {', '.join(D.MASKS)}")
     if opts.blur:
-        D.parse_kernel(opts.blur)
+        try:
+            D.parse_kernel(opts.blur)
+        except UsageError as exc:  # the kernel is this option's value
+            raise UsageError(str(exc).replace("kernel=", "blur=", 1)) from None
     if all(v is None for k, v in vars(opts).items() if k != "seed"):
         raise UsageError("nothing to do: give at least one of noise, poisson, blur, downscale, jpeg, mask")
 

@@ -81,8 +81,11 @@ def load_restorer(task: str, model: str | None = None) -> "nn.Module":
     check_task(task)
     name = str(model or DEFAULT_MODELS[task])
     net = load_model(name)
-    does = net.config.get("restores") if net.config.get("family") == "restore" else None
+    family, does = net.config.get("family"), net.config.get("restores")
+    if family == "restore" and does is None:
+        raise UsageError(f"model={name} does not say what it restores: its config.json has no \"restores\" (set "
+                         f"model.config['restores'] = '{NEEDS[task]}' before save_pretrained, or train it with a recipe)")
     if does != NEEDS[task]:
-        what = f"it restores '{does}'" if does else f"it is a '{net.config.get('family')}' model"
+        what = f"it restores '{does}'" if does else f"it is a '{family}' model"
         raise UsageError(f"model={name} is not a model for {NEEDS[task]} ({what})")
     return net
