@@ -264,7 +264,8 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown task(s) {', '.join(sorted(unknown))}; accepted: {', '.join(TASKS)}")
     meta = {"torch": torch.__version__, "threads": torch.get_num_threads(),
-            "cpu": platform.processor() or platform.machine(), "command": "python benchmarks/restore.py"}
+            "cpu": platform.processor() or platform.machine(),
+            "command": " ".join(["python", "benchmarks/restore.py", *sys.argv[1:]])}
     if args.check is not None:
         sys.exit(check_against_saved(tasks, Path(args.data), args.check, meta))
     for task in tasks:  # each task's rows are written as soon as it is done, so a stopped run keeps them
