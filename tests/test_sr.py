@@ -46,13 +46,12 @@ def test_resamplers_keep_a_flat_image_flat(method):
     assert out.shape == (3, 30, 42) and torch.allclose(out, torch.full_like(out, 0.25), atol=1e-5)
 
 
-def test_bad_arguments_are_usage_errors(camera):
-    x = camera[:, :32, :32]
-    with pytest.raises(UsageError, match="method=bm3d is not known for sr; accepted: model, bicubic, lanczos"):
-        super_resolve(x, 2, method="bm3d")
-    with pytest.raises(UsageError, match="scale=5 is not supported; accepted: 2, 3, 4"):
-        super_resolve(x, 5)
-    with pytest.raises(UsageError, match="iterations=0 must be at least 1"):
-        super_resolve(x, 2, iterations=0)
-    with pytest.raises(UsageError, match="model=resunet-inpaint is not a model for denoise"):
-        super_resolve(x, 2, model="resunet-inpaint")
+@pytest.mark.parametrize("scale,options,words", [
+    (2, {"method": "bm3d"}, "method=bm3d is not known for sr; accepted: model, bicubic, lanczos"),
+    (5, {}, "scale=5 is not supported; accepted: 2, 3, 4"),
+    (2, {"iterations": 0}, "iterations=0 must be at least 1"),
+    (2, {"model": "resunet-inpaint"}, "model=resunet-inpaint is not a model for denoise"),
+])
+def test_bad_arguments_are_usage_errors(camera, scale, options, words):
+    with pytest.raises(UsageError, match=words):
+        super_resolve(camera[:, :32, :32], scale, **options)
