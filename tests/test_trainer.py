@@ -202,3 +202,25 @@ def test_ddp_two_processes_keep_identical_replicas(tmp_path, kind, tiny_mnist, g
     assert saved["step"] == 4
     fresh = dict(Trainer(cfg, tmp_path / "fresh").model.named_parameters())
     assert any(not torch.equal(fresh[k], r0[k]) for k in r0 if r0[k].is_floating_point())  # it trained
+
+
+def test_a_checkpoint_of_the_previous_layout_resumes(tmp_path, tiny_mnist):
+    """Before objectives, a checkpoint's recipe said task/loss and its EMA covered the whole model (generator and
+    discriminator); such a run resumes, and its generator's average is kept."""
+    train(gan_recipe(tiny_mnist, steps=2), tmp_path / "run")
+    path = tmp_path / "run" / "checkpoint.pt"
+    state = torch.load(path, weights_only=True)
+    config = {k: v for k, v in state["config"].items() if k not in ("objective", "objective_args")}
+    state["config"] = config | {"task": "gan", "loss": "l1"}
+    raw = state["model"]
+    generator_ema = {k: v for k, v in state["ema"].items() if k.startswith("module.")}
+    old_ema = {"module.generator." + k[len("module."):]: v for k, v in generator_ema.items()}
+    old_ema |= {"module." + k: v for k, v in raw.items() if k.startswith("discriminator.")}
+    state["ema"] = old_ema | {k: v for k, v in state["ema"].items() if not k.startswith("module.")}
+    torch.save(state, path)
+    trainer = Trainer(gan_recipe(tiny_mnist, steps=2), tmp_path / "run", resume=True, overrides=["steps=3"])
+    assert trainer.cfg.objective == "gan" and trainer.step == 2
+    for key, value in generator_ema.items():
+        torch.testing.assert_close(trainer.ema.state_dict()[key], value)
+    trainer.fit()
+    assert torch.load(path, weights_only=True)["step"] == 3

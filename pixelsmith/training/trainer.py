@@ -170,9 +170,13 @@ class Trainer:
         }
 
     def _load_state(self, state: dict) -> None:
-        self.model.load_state_dict(state["model"])
+        try:
+            self.model.load_state_dict(state["model"])
+        except RuntimeError as exc:
+            raise PixelsmithError(f"the checkpoint's weights do not fit model={self.cfg.model} "
+                                  f"({str(exc).splitlines()[0]})") from None
         if self.ema is not None and state["ema"]:
-            self.ema.load_state_dict(state["ema"])
+            self.ema.load_state_dict(self._ema_state(state["ema"]))
         try:
             for k, o in self.objective.optimizers.items():
                 o.load_state_dict(state["optimizers"][k])
@@ -183,6 +187,19 @@ class Trainer:
                                   f"({exc.__class__.__name__}: {exc})") from None
         torch.set_rng_state(state["rng"])
         self.step = state["step"]
+
+    def _ema_state(self, saved: dict) -> dict:
+        """The saved EMA state for today's EMA target: a checkpoint written when the EMA covered the whole model
+        (before objectives chose their EMA target) keeps only the target's part."""
+        target = self.objective.ema_target()
+        if target is self.model:
+            return saved
+        name = next(n for n, m in self.model.named_modules() if m is target)
+        prefix = f"module.{name}."
+        if not any(k.startswith(prefix) for k in saved):
+            return saved
+        return {("module." + k[len(prefix):] if k.startswith(prefix) else k): v for k, v in saved.items()
+                if k.startswith(prefix) or not k.startswith("module.")}
 
     def export_model(self) -> nn.Module:
         """The model to publish, with the EMA weights of the objective's EMA target when there is one, and the
