@@ -202,12 +202,7 @@ def cmd_models(args) -> int:
     from pixelsmith.hub import WEIGHTS_DIR, list_bundled, read_config
     from pixelsmith.models.generative import sample_options
     from pixelsmith.pipelines.store import load_model
-    from pixelsmith.registry import (
-        count_parameters,
-        create_model,
-        get_entry,
-        list_models,
-    )
+    from pixelsmith.registry import count_parameters, create_model, get_entry, list_models
 
     print("registered architectures:")
     for name in list_models():

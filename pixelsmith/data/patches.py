@@ -8,13 +8,7 @@ import torch
 from torch.utils.data import Dataset
 
 from pixelsmith import PixelsmithError
-from pixelsmith.degradations import (
-    add_gaussian_noise,
-    check_sigma_draw,
-    jpeg_compress,
-    random_mask,
-    random_sigma_map,
-)
+from pixelsmith.degradations import add_gaussian_noise, check_sigma_draw, jpeg_compress, random_mask, random_sigma_map
 from pixelsmith.jpeg import jpeg_condition
 from pixelsmith.nn import dihedral
 

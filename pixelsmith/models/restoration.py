@@ -10,13 +10,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from pixelsmith import PixelsmithError
-from pixelsmith.nn import (
-    GatedConv2d,
-    ResBlock,
-    init_weights,
-    pad_to_multiple,
-    pull_push_fill,
-)
+from pixelsmith.nn import GatedConv2d, ResBlock, init_weights, pad_to_multiple, pull_push_fill
 from pixelsmith.registry import register_model
 
 

@@ -6,12 +6,7 @@ from __future__ import annotations
 import torch
 
 from pixelsmith.baselines import estimate_sigmas
-from pixelsmith.pipelines.methods import (
-    check_iterations,
-    check_method,
-    check_sigma,
-    load_restorer,
-)
+from pixelsmith.pipelines.methods import check_iterations, check_method, check_sigma, load_restorer
 from pixelsmith.pipelines.prior import plug_and_play
 from pixelsmith.progress import Progress
 

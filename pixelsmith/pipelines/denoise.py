@@ -10,12 +10,7 @@ from pixelsmith.baselines import estimate_sigmas, in_unit_range
 from pixelsmith.colorspace import opponent_noise, opponent_to_rgb, rgb_to_opponent
 from pixelsmith.errors import UsageError
 from pixelsmith.nn import dihedral
-from pixelsmith.pipelines.methods import (
-    COLOUR_DENOISER,
-    check_method,
-    check_sigma,
-    load_restorer,
-)
+from pixelsmith.pipelines.methods import COLOUR_DENOISER, check_method, check_sigma, load_restorer
 from pixelsmith.pipelines.tiling import ONE, ROTATIONS, apply_model, model_channels
 from pixelsmith.progress import Progress
 

@@ -10,14 +10,7 @@ from typing import Callable
 import torch
 
 from pixelsmith.errors import PixelsmithError, UsageError
-from pixelsmith.io import (
-    DEFAULT_MAX_PIXELS,
-    EXTENSIONS,
-    ImageData,
-    find_images,
-    read_image,
-    write_image_data,
-)
+from pixelsmith.io import DEFAULT_MAX_PIXELS, EXTENSIONS, ImageData, find_images, read_image, write_image_data
 from pixelsmith.progress import Progress, report
 
 Transform = Callable[[ImageData, Progress], "torch.Tensor | ImageData"]

@@ -17,14 +17,8 @@ from pixelsmith.pipelines.denoise import COLOUR_STRATEGIES, denoise
 from pixelsmith.pipelines.files import FilesResult, process_files
 from pixelsmith.pipelines.inpaint import inpaint
 from pixelsmith.pipelines.jpeg import remove_jpeg_artifacts
-from pixelsmith.pipelines.methods import (
-    check_iterations,
-    check_method,
-    check_quality,
-    check_scale,
-    check_sigma,
-    load_restorer,
-)
+from pixelsmith.pipelines.methods import (check_iterations, check_method, check_quality, check_scale, check_sigma,
+                                          load_restorer)
 from pixelsmith.pipelines.sr import super_resolve
 from pixelsmith.progress import Progress
 

@@ -6,12 +6,7 @@ from __future__ import annotations
 import torch
 
 from pixelsmith.colorspace import rgb_to_ycbcr, ycbcr_to_rgb
-from pixelsmith.pipelines.methods import (
-    check_iterations,
-    check_method,
-    check_scale,
-    load_restorer,
-)
+from pixelsmith.pipelines.methods import check_iterations, check_method, check_scale, load_restorer
 from pixelsmith.pipelines.prior import plug_and_play
 from pixelsmith.pipelines.tiling import model_channels
 from pixelsmith.progress import Progress
