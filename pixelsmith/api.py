@@ -78,7 +78,7 @@ def restore(image: Any, task: str = "denoise", *, mask: Any = None, progress: Pr
     data, kind = _as_image(image)
     restored = restore_image(data, opts, progress, mask=_as_mask(mask))
     if kind == "tensor":
-        return restored.pixels if torch.as_tensor(image).ndim == 3 else restored.pixels[0]
+        return restored.pixels if image.ndim == 3 else restored.pixels[0]
     if kind == "array":
         return to_array(restored)
     return to_pil(restored)

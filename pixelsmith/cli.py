@@ -58,12 +58,24 @@ def flag_message(message: str) -> str:
     return PARAMETER.sub(flag, message)
 
 
+def shard() -> tuple[int, int]:
+    """(rank, world size) under torchrun, (0, 1) otherwise."""
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+
+
 class Bars:
-    """tqdm bars on stderr from progress events: one bar per stage, restarted when its count starts over."""
+    """tqdm bars on stderr from progress events: one bar per stage, restarted when its count starts over; a
+    context manager that closes them. Only the first process of a torchrun draws."""
 
     def __init__(self, enabled: bool = True) -> None:
-        self.enabled = enabled and os.environ.get("RANK", "0") == "0"
+        self.enabled = enabled and shard()[0] == 0
         self.bars: dict = {}
+
+    def __enter__(self) -> "Bars":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def __call__(self, event) -> None:
         if not self.enabled or event.total <= 1:
@@ -84,11 +96,6 @@ class Bars:
         for bar in self.bars.values():
             bar.close()
         self.bars.clear()
-
-
-def shard() -> tuple[int, int]:
-    """(rank, world size) under torchrun, (0, 1) otherwise."""
-    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
 
 
 class Parser(argparse.ArgumentParser):
@@ -238,11 +245,8 @@ def cmd_restore(args) -> int:
                           kernel=args.kernel, quality=args.quality, mask=args.mask, iterations=args.iterations,
                           model=args.model, colour=args.colour, format=args.format, overwrite=args.overwrite,
                           max_pixels=args.max_pixels, bf16=not args.fp32, ensemble=not args.fast)
-    bars = Bars()
-    try:
+    with Bars() as bars:
         result = restore_files(args.input, args.output, opts, shard=shard(), progress=bars)
-    finally:
-        bars.close()
     return _report(result, "restored")
 
 
@@ -251,13 +255,8 @@ def cmd_degrade(args) -> int:
 
     opts = DegradeOptions(noise=args.noise, poisson=args.poisson, blur=args.blur, downscale=args.downscale,
                           jpeg=args.jpeg, mask=args.mask, seed=args.seed)
-    if all(v is None for k, v in vars(opts).items() if k != "seed"):
-        raise UsageError("nothing to do: give at least one of --noise, --poisson, --blur, --downscale, --jpeg, --mask")
-    bars = Bars()
-    try:
+    with Bars() as bars:
         result = degrade_files(args.input, args.output, opts, args.format, args.overwrite, shard(), bars)
-    finally:
-        bars.close()
     return _report(result, "degraded")
 
 
@@ -283,11 +282,8 @@ def _sample_options(args) -> dict:
 def cmd_generate(args) -> int:
     from pixelsmith.pipelines.generate import generate, save_samples
 
-    bars = Bars()
-    try:
+    with Bars() as bars:
         images = generate(args.model, args.n, seed=args.seed, progress=bars, **_sample_options(args))
-    finally:
-        bars.close()
     paths = save_samples(images, args.output, args.grid, overwrite=args.overwrite)
     print(f"wrote {len(paths)} image(s) to {args.output}" + (f" and a grid to {args.grid}" if args.grid else ""))
     return 0
@@ -302,17 +298,15 @@ def cmd_train(args) -> int:
     if args.data_root:
         overrides.append(f"data_root={args.data_root}")
     cfg = _load_recipe(args.config).override(overrides)
-    bars = Bars(enabled=not args.no_progress)
+    first = shard()[0] == 0
     try:
-        folder = train(cfg, args.out, resume=args.resume, overrides=overrides, progress=bars)
+        with Bars(enabled=not args.no_progress) as bars:
+            folder = train(cfg, args.out, resume=args.resume, overrides=overrides, progress=bars)
     except (KeyboardInterrupt, Cancelled):
-        bars.close()
-        if int(os.environ.get("RANK", "0")) == 0:
+        if first:
             print(f"interrupted; checkpoint saved in {args.out}; continue with --resume", file=sys.stderr)
         return 130
-    finally:
-        bars.close()
-    if int(os.environ.get("RANK", "0")) == 0:
+    if first:
         print(f"trained model written to {folder}; sample grids in {Path(args.out) / 'samples'}")
     return 0
 
@@ -320,11 +314,8 @@ def cmd_train(args) -> int:
 def cmd_demo(args) -> int:
     from pixelsmith.pipelines.demo import run_demo
 
-    bars = Bars()
-    try:
+    with Bars() as bars:
         scores = run_demo(args.out, progress=bars)
-    finally:
-        bars.close()
     print(f"{'task':<14} {'input':>9} {'restored':>9}   (PSNR in dB against the clean image; sr input is bicubic)")
     for task, (before, after) in scores.items():
         print(f"{task:<14} {before:9.2f} {after:9.2f}")

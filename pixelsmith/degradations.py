@@ -121,8 +121,9 @@ def motion_kernel(length: float, angle: float, size: int | None = None) -> torch
 KERNEL_SPECS = "gaussian:SIGMA (0 < SIGMA <= 15), motion:LENGTH:ANGLE (1 <= LENGTH <= 101) or an image file"
 
 
-def parse_kernel(spec: str) -> torch.Tensor:
-    """A blur kernel from 'gaussian:SIGMA', 'motion:LENGTH:ANGLE' or an image file (normalised to sum 1)."""
+def parse_kernel(spec: str, name: str = "kernel") -> torch.Tensor:
+    """A blur kernel from 'gaussian:SIGMA', 'motion:LENGTH:ANGLE' or an image file (normalised to sum 1); errors
+    call the spec by the parameter ``name`` that gave it."""
     from pathlib import Path
 
     from pixelsmith.errors import UsageError
@@ -131,26 +132,26 @@ def parse_kernel(spec: str) -> torch.Tensor:
     try:
         values = [float(v) for v in parts[1:]]
     except ValueError:
-        raise UsageError(f"kernel={spec} is not a kernel; accepted: {KERNEL_SPECS}") from None
+        raise UsageError(f"{name}={spec} is not a kernel; accepted: {KERNEL_SPECS}") from None
     if not all(math.isfinite(v) for v in values):
-        raise UsageError(f"kernel={spec} holds a value that is not a finite number; accepted: {KERNEL_SPECS}")
+        raise UsageError(f"{name}={spec} holds a value that is not a finite number; accepted: {KERNEL_SPECS}")
     if parts[0] == "gaussian" and len(parts) == 2:
         if not 0 < values[0] <= 15:
-            raise UsageError(f"kernel={spec}: sigma out of range; accepted: {KERNEL_SPECS}")
+            raise UsageError(f"{name}={spec}: sigma out of range; accepted: {KERNEL_SPECS}")
         return gaussian_kernel(values[0])
     if parts[0] == "motion" and len(parts) == 3:
         if not 1 <= values[0] <= 101:
-            raise UsageError(f"kernel={spec}: length out of range; accepted: {KERNEL_SPECS}")
+            raise UsageError(f"{name}={spec}: length out of range; accepted: {KERNEL_SPECS}")
         return motion_kernel(values[0], values[1])
     if Path(spec).is_file():
         from pixelsmith.io import read_image
 
         k = read_image(spec, channels=1).pixels[0]
         if k.shape[0] % 2 == 0 or k.shape[1] % 2 == 0 or k.sum() <= 0 or max(k.shape) > 101:
-            raise UsageError(f"kernel={spec}: a kernel image must have odd sides of at most 101 px and a non-zero "
+            raise UsageError(f"{name}={spec}: a kernel image must have odd sides of at most 101 px and a non-zero "
                              f"sum, got {tuple(k.shape)}")
         return k / k.sum()
-    raise UsageError(f"kernel={spec} is not a kernel; accepted: {KERNEL_SPECS}")
+    raise UsageError(f"{name}={spec} is not a kernel; accepted: {KERNEL_SPECS}")
 
 
 def blur(image: torch.Tensor, kernel: torch.Tensor, mode: str = "circular") -> torch.Tensor:

@@ -94,12 +94,13 @@ def upgrade_config(config: dict[str, Any]) -> dict[str, Any]:
     followed from its recipe's degradation), in today's keys."""
     if "family" in config or "task" not in config:
         return config
+    from pixelsmith.data.patches import RESTORES
+
     config = dict(config)
     config["family"] = config.pop("task")
     if config["family"] == "restore" and "restores" not in config:
         recipe = config.get("metadata", {}).get("recipe", {})
-        degradation = recipe.get("data_args", {}).get("degradation", "noise")
-        config["restores"] = {"noise": "denoise", "jpeg": "jpeg", "inpaint": "inpaint"}.get(degradation, "denoise")
+        config["restores"] = RESTORES.get(recipe.get("data_args", {}).get("degradation", "noise"), "denoise")
     return config
 
 

@@ -122,22 +122,30 @@ def read_image(path: str | Path, channels: int | None = None, max_pixels: int = 
             # EXIF rotation is not applied on this path: 16-bit PNG/TIFF from scanners rarely carry it.
             array, depth = wide[..., :3].astype(np.float64) / 65535.0, 16
             alpha = wide[..., 3].astype(np.float64) / 65535.0 if wide.shape[2] == 4 else alpha
-    pixels = torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1))).float()
+    pixels = _tensor(array)
     if channels == 1 and pixels.shape[0] == 3:
         pixels = (pixels * torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)).sum(0, keepdim=True)
     elif channels == 3 and pixels.shape[0] == 1:
         pixels = pixels.expand(3, -1, -1).contiguous()
     elif channels not in (None, 1, 3):
         raise PixelsmithError(f"channels={channels} is not accepted; use 1 (gray) or 3 (RGB)")
-    alpha_t = None if alpha is None else torch.from_numpy(alpha).float()[None]
-    return ImageData(pixels, alpha_t, depth, str(path))
+    return ImageData(pixels, None if alpha is None else _tensor(alpha[..., None]), depth, str(path))
+
+
+def _tensor(array: np.ndarray) -> torch.Tensor:
+    """(H,W,C) float array to a (C,H,W) float32 tensor."""
+    return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1))).float()
+
+
+def _layers(pixels: torch.Tensor, alpha: torch.Tensor | None) -> torch.Tensor:
+    """The pixels with the alpha channel, when there is one, as a last layer."""
+    return pixels if alpha is None else torch.cat([pixels, alpha.to(pixels)], 0)
 
 
 def from_pil(image: Image.Image) -> ImageData:
     """An in-memory PIL image of any mode as an :class:`ImageData` (its pixels as they are, no EXIF rotation)."""
     array, alpha, depth = _split(image)
-    pixels = torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1))).float()
-    return ImageData(pixels, None if alpha is None else torch.from_numpy(alpha).float()[None], depth)
+    return ImageData(_tensor(array), None if alpha is None else _tensor(alpha[..., None]), depth)
 
 
 def from_array(array: np.ndarray) -> ImageData:
@@ -162,14 +170,12 @@ def to_pil(image: ImageData) -> Image.Image:
     gray16 = image.bit_depth == 16 and image.pixels.shape[0] == 1 and image.alpha is None
     if gray16:
         return Image.fromarray(to_uint(image.pixels, 16).astype(np.uint16))
-    layers = image.pixels if image.alpha is None else torch.cat([image.pixels, image.alpha.to(image.pixels)], 0)
-    return Image.fromarray(to_uint(layers, 8))
+    return Image.fromarray(to_uint(_layers(image.pixels, image.alpha), 8))
 
 
 def to_array(image: ImageData) -> np.ndarray:
     """``image`` as a uint8 or uint16 array (by its bit depth) shaped as :func:`from_array` accepts."""
-    layers = image.pixels if image.alpha is None else torch.cat([image.pixels, image.alpha.to(image.pixels)], 0)
-    return to_uint(layers, image.bit_depth)
+    return to_uint(_layers(image.pixels, image.alpha), image.bit_depth)
 
 
 def to_uint(tensor: torch.Tensor, bit_depth: int = 8) -> np.ndarray:
@@ -219,8 +225,7 @@ def write_image(path: str | Path, pixels: torch.Tensor, alpha: torch.Tensor | No
         bit_depth = 8  # JPEG, BMP and WebP hold 8 bits only
     if alpha is not None and fmt in ("JPEG", "BMP"):
         alpha = None  # these formats hold no alpha
-    layers = pixels if alpha is None else torch.cat([pixels, alpha.to(pixels)], 0)
-    array = to_uint(layers, bit_depth)
+    array = to_uint(_layers(pixels, alpha), bit_depth)
 
     if bit_depth == 16 and array.ndim == 3 and array.shape[2] == 2:
         # 16-bit gray + alpha: OpenCV has no LA mode, so it is written as 16-bit RGBA (same look, same alpha)

@@ -13,6 +13,7 @@ from pixelsmith.jpeg import jpeg_condition
 from pixelsmith.nn import dihedral
 
 DEGRADATIONS = ("noise", "jpeg", "inpaint")
+RESTORES = {"noise": "denoise", "jpeg": "jpeg", "inpaint": "inpaint"}  # the task a model trained on each performs
 
 
 def sample_generator(seed: int, key: int) -> torch.Generator:

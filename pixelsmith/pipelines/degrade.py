@@ -42,12 +42,10 @@ def check_degrade_options(opts: DegradeOptions) -> None:
     if opts.mask is not None and opts.mask not in D.MASKS:
         raise UsageError(f"mask={opts.mask} is not known; accepted: {', '.join(D.MASKS)}")
     if opts.blur:
-        try:
-            D.parse_kernel(opts.blur)
-        except UsageError as exc:  # the kernel is this option's value
-            raise UsageError(str(exc).replace("kernel=", "blur=", 1)) from None
+        D.parse_kernel(opts.blur, "blur")
     if all(v is None for k, v in vars(opts).items() if k != "seed"):
-        raise UsageError("nothing to do: give at least one of noise, poisson, blur, downscale, jpeg, mask")
+        raise UsageError("nothing to do: give at least one of noise=STD, poisson=PHOTONS, blur=KERNEL, downscale=S, "
+                         "jpeg=Q, mask=KIND")
 
 
 def degrade_image(image: ImageData, opts: DegradeOptions) -> ImageData:
@@ -56,7 +54,7 @@ def degrade_image(image: ImageData, opts: DegradeOptions) -> ImageData:
     g = torch.Generator().manual_seed(opts.seed * 1_000_003 + zlib.crc32(Path(image.path).name.encode()))
     x, alpha = image.pixels, image.alpha
     if opts.blur:
-        x = D.blur(x, D.parse_kernel(opts.blur), mode="reflect")
+        x = D.blur(x, D.parse_kernel(opts.blur, "blur"), mode="reflect")
     if opts.downscale:
         x = D.bicubic_downscale(x, opts.downscale).clamp(0, 1)
         alpha = D.bicubic_downscale(alpha, opts.downscale).clamp(0, 1) if alpha is not None else None

@@ -81,11 +81,16 @@ def denoise_clipped_colour(net: nn.Module, colour: nn.Module, x: torch.Tensor, s
     return restored.clamp(0, 1)
 
 
+def check_colour(colour: str) -> None:
+    """A usage error naming the colour strategies."""
+    if colour not in COLOUR_STRATEGIES:
+        raise UsageError(f"colour={colour} is not known; accepted: {', '.join(COLOUR_STRATEGIES)}")
+
+
 def colour_strategy(x: torch.Tensor, colour: str, ensemble: bool) -> str:
     """The strategy ``colour`` resolves to for image ``x``: 'mix' or 'views' (see COLOUR_STRATEGIES); 'auto' with
     ``ensemble=False`` is one view of the gray model."""
-    if colour not in COLOUR_STRATEGIES:
-        raise UsageError(f"colour={colour} is not known; accepted: {', '.join(COLOUR_STRATEGIES)}")
+    check_colour(colour)
     if colour == "auto":
         return "mix" if ensemble and in_unit_range(x) else "views"
     return colour

@@ -13,7 +13,7 @@ from pixelsmith.errors import PixelsmithError, UsageError
 from pixelsmith.io import DEFAULT_MAX_PIXELS, ImageData, read_image
 from pixelsmith.jpeg import file_luma_table, jpeg_quality
 from pixelsmith.pipelines.deblur import deblur
-from pixelsmith.pipelines.denoise import COLOUR_STRATEGIES, denoise
+from pixelsmith.pipelines.denoise import check_colour, denoise
 from pixelsmith.pipelines.files import FilesResult, process_files
 from pixelsmith.pipelines.inpaint import inpaint
 from pixelsmith.pipelines.jpeg import remove_jpeg_artifacts
@@ -56,8 +56,7 @@ def check_options(opts: RestoreOptions) -> None:
         parse_kernel(opts.kernel)
     if opts.task == "sr":
         check_scale(opts.scale)
-    if opts.colour not in COLOUR_STRATEGIES:
-        raise UsageError(f"colour={opts.colour} is not known; accepted: {', '.join(COLOUR_STRATEGIES)}")
+    check_colour(opts.colour)
     if opts.mask and not Path(opts.mask).is_file():
         raise UsageError(f"mask={opts.mask}: no such file")
     if opts.method == "model":

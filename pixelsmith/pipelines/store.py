@@ -52,14 +52,17 @@ class ModelStore:
             with self._lock:
                 if key in self._models:
                     return self._models[key]
-            model = from_pretrained(key[0])
-            with self._lock:
-                for old in [k for k in self._models if k[0] == key[0]]:  # an older version of the same folder
-                    del self._models[old]
-                self._models[key] = model
-                while len(self._models) > self.capacity:
-                    self._models.popitem(last=False)
-                self._loading.pop(key, None)
+            try:
+                model = from_pretrained(key[0])
+                with self._lock:
+                    for old in [k for k in self._models if k[0] == key[0]]:  # an older version of the same folder
+                        del self._models[old]
+                    self._models[key] = model
+                    while len(self._models) > self.capacity:
+                        self._models.popitem(last=False)
+            finally:  # also when loading failed, so a broken folder leaves no lock behind
+                with self._lock:
+                    self._loading.pop(key, None)
             return model
 
     def __len__(self) -> int:

@@ -7,13 +7,11 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
+from pixelsmith.data.patches import RESTORES
 from pixelsmith.errors import PixelsmithError
 from pixelsmith.losses import RESTORATION_LOSSES, restoration_loss
 from pixelsmith.metrics import psnr
 from pixelsmith.training.objectives import Objective, register_objective
-
-# The restoration task a model trained on each degradation of the patches data set performs.
-RESTORES = {"noise": "denoise", "jpeg": "jpeg", "inpaint": "inpaint"}
 
 
 @dataclass

@@ -188,13 +188,17 @@ class Trainer:
         torch.set_rng_state(state["rng"])
         self.step = state["step"]
 
+    def _ema_target_name(self) -> str:
+        """The name of the objective's EMA target inside the model ('' for the whole model)."""
+        target = self.objective.ema_target()
+        return next(n for n, m in self.model.named_modules() if m is target)
+
     def _ema_state(self, saved: dict) -> dict:
         """The saved EMA state for today's EMA target: a checkpoint written when the EMA covered the whole model
         (before objectives chose their EMA target) keeps only the target's part."""
-        target = self.objective.ema_target()
-        if target is self.model:
+        name = self._ema_target_name()
+        if not name:
             return saved
-        name = next(n for n, m in self.model.named_modules() if m is target)
         prefix = f"module.{name}."
         if not any(k.startswith(prefix) for k in saved):
             return saved
@@ -206,11 +210,10 @@ class Trainer:
         keys of the objective's model card (what the model does) in its config."""
         model = self.model
         if self.ema is not None:
-            target = self.objective.ema_target()
-            if target is self.model:
+            name = self._ema_target_name()
+            if not name:
                 model = self.ema.module
             else:
-                name = next(n for n, m in self.model.named_modules() if m is target)
                 model = copy.deepcopy(self.model)
                 model.get_submodule(name).load_state_dict(self.ema.module.state_dict())
         model.config = dict(self.model.config, **self.objective.model_card())
