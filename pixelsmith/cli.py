@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from pixelsmith import __version__
@@ -65,19 +67,39 @@ def shard() -> tuple[int, int]:
 
 class Bars:
     """tqdm bars on stderr from progress events: one bar per stage, restarted when its count starts over; a
-    context manager that closes them. Only the first process of a torchrun draws."""
+    context manager that closes them. Only the first process of a torchrun draws.
 
-    def __init__(self, enabled: bool = True) -> None:
+    Inside it, a first Ctrl-C asks the work to stop at its next progress event (raising Cancelled there, so
+    nothing half-written is left) and a second one stops at once (KeyboardInterrupt)."""
+
+    def __init__(self, enabled: bool = True, catch_interrupt: bool = True) -> None:
         self.enabled = enabled and shard()[0] == 0
+        self.catch_interrupt = catch_interrupt
         self.bars: dict = {}
+        self.stop_requested = False
+        self.previous_handler = None
 
     def __enter__(self) -> "Bars":
+        catch = (self.catch_interrupt and threading.current_thread() is threading.main_thread()
+                 and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+        if catch:
+            self.previous_handler = signal.signal(signal.SIGINT, self._interrupt)
         return self
 
     def __exit__(self, *exc) -> None:
+        if self.previous_handler is not None:
+            signal.signal(signal.SIGINT, self.previous_handler)
+            self.previous_handler = None
         self.close()
 
+    def _interrupt(self, signum, frame) -> None:
+        if self.stop_requested:
+            raise KeyboardInterrupt
+        self.stop_requested = True
+
     def __call__(self, event) -> None:
+        if self.stop_requested:
+            raise Cancelled("interrupted")
         if not self.enabled or event.total <= 1:
             return
         from tqdm import tqdm
@@ -206,26 +228,27 @@ def _load_recipe(name: str):
 
 
 def cmd_models(args) -> int:
-    from pixelsmith.hub import WEIGHTS_DIR, list_bundled, read_config
-    from pixelsmith.models.generative import sample_options
-    from pixelsmith.pipelines.store import load_model
-    from pixelsmith.registry import count_parameters, create_model, get_entry, list_models
+    from pixelsmith.catalog import folder_size, list_bundled, parameter_count, read_config
 
-    print("registered architectures:")
-    for name in list_models():
-        entry = get_entry(name)
-        params = count_parameters(create_model(name))
-        print(f"  {name:<24} family={entry.family:<9} params={params / 1e6:6.2f}M  {entry.description}")
-    print("bundled pretrained models:")
+    # The bundled models first, from their files alone (no torch), so the answer starts at once.
+    print("bundled pretrained models:", flush=True)
     for name in list_bundled():
         config = read_config(name)
-        size = sum(f.stat().st_size for f in (WEIGHTS_DIR / name).iterdir()) / 1e6
-        model = load_model(name)
         does = f"restores={config['restores']}" if "restores" in config else ""
+        print(f"  {name:<24} family={config['family']:<9} {does:<17} params={parameter_count(name) / 1e6:6.2f}M  "
+              f"size={folder_size(name) / 1e6:5.1f} MB  arch={config['model']}  "
+              f"{config.get('metadata', {}).get('description', '')}", flush=True)
+
+    from pixelsmith.models.generative import sample_options
+    from pixelsmith.registry import count_parameters, create_model, get_entry, list_models
+
+    print("registered architectures (parameters at the default arguments):")
+    for name in list_models():
+        entry = get_entry(name)
+        model = create_model(name)
         options = ", ".join(f"{k}={o.default}" for k, o in sample_options(model).items())
-        print(f"  {name:<24} family={config['family']:<9} {does:<17} params={count_parameters(model) / 1e6:6.2f}M  "
-              f"size={size:5.1f} MB  arch={config['model']}" + (f"  options: {options}" if options else "")
-              + f"  {config.get('metadata', {}).get('description', '')}")
+        print(f"  {name:<24} family={entry.family:<9} params={count_parameters(model) / 1e6:6.2f}M  "
+              f"{entry.description}" + (f"  sampling options: {options}" if options else ""))
     return 0
 
 
@@ -238,7 +261,25 @@ def _report(result, what: str) -> int:
     return 1 if result.errors else 0
 
 
+def check_inputs(source: str, max_pixels: int, mask: str | None = None) -> None:
+    """The input file's header (or that a folder holds images), and the mask's, checked before torch and the
+    models are loaded, so a bad input is refused at once."""
+    from pixelsmith.probe import find_images, probe
+
+    if Path(source).is_dir():
+        find_images(source)
+    elif not Path(source).exists():
+        raise PixelsmithError(f"{source}: no such file or folder")
+    else:
+        probe(source, max_pixels)
+    if mask and not Path(mask).is_file():
+        raise UsageError(f"mask={mask}: no such file")
+    if mask:
+        probe(mask, max_pixels)
+
+
 def cmd_restore(args) -> int:
+    check_inputs(args.input, args.max_pixels, args.mask)
     from pixelsmith.pipelines.restore import RestoreOptions, restore_files
 
     opts = RestoreOptions(task=args.task, method=args.method, sigma=args.sigma, scale=args.scale,
@@ -251,6 +292,7 @@ def cmd_restore(args) -> int:
 
 
 def cmd_degrade(args) -> int:
+    check_inputs(args.input, 100_000_000)
     from pixelsmith.pipelines.degrade import DegradeOptions, degrade_files
 
     opts = DegradeOptions(noise=args.noise, poisson=args.poisson, blur=args.blur, downscale=args.downscale,
@@ -283,8 +325,11 @@ def cmd_generate(args) -> int:
     from pixelsmith.pipelines.generate import generate, save_samples
 
     with Bars() as bars:
-        images = generate(args.model, args.n, seed=args.seed, progress=bars, **_sample_options(args))
-    paths = save_samples(images, args.output, args.grid, overwrite=args.overwrite)
+        try:
+            images = generate(args.model, args.n, seed=args.seed, progress=bars, **_sample_options(args))
+        except (Cancelled, KeyboardInterrupt):
+            raise Cancelled("interrupted while sampling", 0, args.n) from None
+        paths = save_samples(images, args.output, args.grid, overwrite=args.overwrite, progress=bars)
     print(f"wrote {len(paths)} image(s) to {args.output}" + (f" and a grid to {args.grid}" if args.grid else ""))
     return 0
 
@@ -300,7 +345,7 @@ def cmd_train(args) -> int:
     cfg = _load_recipe(args.config).override(overrides)
     first = shard()[0] == 0
     try:
-        with Bars(enabled=not args.no_progress) as bars:
+        with Bars(enabled=not args.no_progress, catch_interrupt=False) as bars:
             folder = train(cfg, args.out, resume=args.resume, overrides=overrides, progress=bars)
     except (KeyboardInterrupt, Cancelled):
         if first:
@@ -340,12 +385,16 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"pixelsmith {args.command}: error: {flag_message(str(exc))}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Cancelled) as exc:
         if os.environ.get("PIXELSMITH_DEBUG"):
             raise
-        print(f"pixelsmith {args.command}: interrupted; finished outputs are complete, nothing partial was written",
-              file=sys.stderr)
+        counted = getattr(exc, "total", None) is not None
+        done = f"{exc.written} of {exc.total} outputs written" if counted else "finished outputs are complete"
+        print(f"pixelsmith {args.command}: interrupted; {done}, nothing partial left", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (pixelsmith models | head): not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the flush at exit stays quiet
+        return 0
     except (PixelsmithError, OSError) as exc:
         if os.environ.get("PIXELSMITH_DEBUG"):
             raise

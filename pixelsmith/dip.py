@@ -7,6 +7,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from pixelsmith.precision import autocast
 from pixelsmith.progress import Progress, report
 
 
@@ -68,7 +69,7 @@ def deep_image_prior(y: torch.Tensor, mask: torch.Tensor | None = None, sigma: f
     threshold = (sigma / 255.0) ** 2 if sigma is not None and mask is None else None
     for i in range(iterations):
         noisy_z = z + torch.randn(z.shape, generator=g) * (1 / 30)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with autocast():
             out = net(noisy_z).float()
         residual = ((out - target) ** 2 * known).sum() / (known.sum() * c)
         opt.zero_grad(set_to_none=True)

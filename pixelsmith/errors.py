@@ -11,4 +11,9 @@ class UsageError(PixelsmithError):
 
 
 class Cancelled(Exception):
-    """Raised by a progress callback to stop the work at its next event; nothing half-written is left."""
+    """Raised by a progress callback to stop the work at its next event; nothing half-written is left. Work
+    over several outputs raises it again with how many of them were ``written`` of the ``total``."""
+
+    def __init__(self, message: str = "cancelled", written: int | None = None, total: int | None = None) -> None:
+        super().__init__(message)
+        self.written, self.total = written, total

@@ -1,4 +1,5 @@
-"""Save and load models as a folder holding ``config.json`` + ``model.safetensors`` (as diffusers does)."""
+"""Save and load models as a folder holding ``config.json`` + ``model.safetensors`` (as diffusers does); finding
+the folders and reading their configs is :mod:`pixelsmith.catalog`, which needs no torch."""
 
 from __future__ import annotations
 
@@ -14,13 +15,10 @@ import torch.nn as nn
 from safetensors.torch import load_file, save_file
 
 from pixelsmith import __version__
+from pixelsmith.catalog import CONFIG_NAME, WEIGHTS_DIR, WEIGHTS_NAME, list_bundled, read_config, resolve
 from pixelsmith.errors import PixelsmithError
 from pixelsmith.io import give_default_permissions
 from pixelsmith.registry import create_model
-
-WEIGHTS_DIR = Path(__file__).parent / "weights"
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "model.safetensors"
 
 
 def save_pretrained(model: nn.Module, directory: str | Path, metadata: dict[str, Any] | None = None,
@@ -52,56 +50,6 @@ def save_pretrained(model: nn.Module, directory: str | Path, metadata: dict[str,
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return directory
-
-
-def list_bundled() -> list[str]:
-    """Names of the pretrained models that ship inside the package."""
-    if not WEIGHTS_DIR.is_dir():
-        return []
-    return sorted(p.name for p in WEIGHTS_DIR.iterdir() if (p / CONFIG_NAME).is_file())
-
-
-def resolve(name_or_dir: str | Path) -> Path:
-    """Folder of a bundled name, a model folder, or a training run (its ``model/`` subfolder)."""
-    path = Path(name_or_dir)
-    for candidate in (path, path / "model"):
-        if (candidate / CONFIG_NAME).is_file():
-            return candidate
-    bundled = WEIGHTS_DIR / str(name_or_dir)
-    if "/" not in str(name_or_dir) and (bundled / CONFIG_NAME).is_file():
-        return bundled
-    raise PixelsmithError(
-        f"no model at '{name_or_dir}': expected a bundled name ({', '.join(list_bundled()) or 'none'}), "
-        f"a folder with {CONFIG_NAME} + {WEIGHTS_NAME}, or a training run folder"
-    )
-
-
-def read_config(name_or_dir: str | Path) -> dict[str, Any]:
-    """The ``config.json`` of a bundled name or model folder: ``model`` and ``args`` rebuild the architecture,
-    ``family`` says what it is for and, for a restorer, ``restores`` which task it performs."""
-    folder = resolve(name_or_dir)
-    try:
-        config = json.loads((folder / CONFIG_NAME).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise PixelsmithError(f"{folder / CONFIG_NAME}: not a readable JSON model config ({exc})") from None
-    if not isinstance(config, dict):
-        raise PixelsmithError(f"{folder / CONFIG_NAME}: a model config must be a JSON object")
-    return upgrade_config(config)
-
-
-def upgrade_config(config: dict[str, Any]) -> dict[str, Any]:
-    """A config written before models said what they do (its ``task`` was the family; a restorer's task
-    followed from its recipe's degradation), in today's keys."""
-    if "family" in config or "task" not in config:
-        return config
-    from pixelsmith.data.patches import RESTORES
-
-    config = dict(config)
-    config["family"] = config.pop("task")
-    if config["family"] == "restore" and "restores" not in config:
-        recipe = config.get("metadata", {}).get("recipe", {})
-        config["restores"] = RESTORES.get(recipe.get("data_args", {}).get("degradation", "noise"), "denoise")
-    return config
 
 
 def from_pretrained(name_or_dir: str | Path, device: str | torch.device = "cpu") -> nn.Module:

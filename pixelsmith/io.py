@@ -9,22 +9,21 @@ from __future__ import annotations
 
 import os
 import tempfile
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 from pixelsmith.errors import PixelsmithError, UsageError
+from pixelsmith.probe import DEFAULT_MAX_PIXELS, EXTENSIONS, OUTPUT_EXTENSIONS, find_images, open_image
 
-EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+__all__ = ["DEFAULT_MAX_PIXELS", "EXTENSIONS", "ImageData", "find_images", "read_image", "write_image"]
+
 FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF",
            ".webp": "WEBP"}
-DEFAULT_MAX_PIXELS = 100_000_000  # 100 MP; raise it with max_pixels= (or --max-pixels in the CLI)
-Image.MAX_IMAGE_PIXELS = None  # the limit is ours (max_pixels), checked before decoding
 
 
 @dataclass
@@ -42,39 +41,14 @@ class ImageData:
         return tuple(self.pixels.shape[-2:])
 
 
-def find_images(root: str | Path) -> list[Path]:
-    """All image files under ``root``, recursively, sorted; a clear error when there are none."""
-    root = Path(root)
-    if not root.is_dir():
-        raise PixelsmithError(f"{root}: not a folder")
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in EXTENSIONS and p.is_file()
-                   and not any(part.startswith(".") for part in p.relative_to(root).parts))
-    if not files:
-        raise PixelsmithError(f"{root}: no images found (accepted: {', '.join(EXTENSIONS)})")
-    return files
-
-
 def _open(path: Path, max_pixels: int) -> Image.Image:
-    if not path.is_file():
-        raise PixelsmithError(f"{path}: no such file")
+    """``path`` decoded by PIL, its header checked first (:mod:`pixelsmith.probe`), EXIF orientation applied."""
+    image = open_image(path, max_pixels)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(path)
-            width, height = image.size
-            if width * height > max_pixels:
-                raise PixelsmithError(
-                    f"{path}: {width}x{height} = {width * height} pixels exceeds the limit of {max_pixels} "
-                    f"(raise it with max_pixels=N)")
-            image.load()
-        return ImageOps.exif_transpose(image)
-    except PixelsmithError:
-        raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise PixelsmithError(f"{path}: not a readable image ({exc.__class__.__name__}); "
-                              f"accepted: {', '.join(EXTENSIONS)}") from None
+        image.load()
     except (OSError, SyntaxError, ValueError) as exc:
         raise PixelsmithError(f"{path}: damaged or truncated image ({exc})") from None
+    return ImageOps.exif_transpose(image)
 
 
 def _split(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None, int]:
@@ -218,7 +192,7 @@ def write_image(path: str | Path, pixels: torch.Tensor, alpha: torch.Tensor | No
     path = Path(path)
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise PixelsmithError(f"{path}: unknown output format; accepted suffixes: {', '.join(EXTENSIONS)}")
+        raise PixelsmithError(f"{path}: unknown output format; accepted suffixes: {', '.join(OUTPUT_EXTENSIONS)}")
     if pixels.ndim != 3 or pixels.shape[0] not in (1, 3):
         raise PixelsmithError(f"write_image expects (C,H,W) with C = 1 or 3, got shape {tuple(pixels.shape)}")
     if bit_depth == 16 and fmt not in ("PNG", "TIFF"):

@@ -118,14 +118,17 @@ DPIR_LAM = 0.23  # DPIR's weight of the data term against the prior
 
 def hqs(y: torch.Tensor, denoiser: Denoiser, scale: int = 1, kernel: torch.Tensor | None = None,
         noise: float = 0.0, iterations: int = 8, sigma_start: float = 49.0, lam: float = DPIR_LAM,
-        pad: int | None = None, progress: Progress = None) -> torch.Tensor:
+        pad: int | None = None, finish: bool = False, progress: Progress = None) -> torch.Tensor:
     """Restore (N,C,h,w) ``y`` = (x * kernel)↓scale + noise (std ``noise`` on 0-255); ``kernel=None`` with
     scale > 1 means bicubic downscaling. For deblurring the image is solved on a canvas ``pad`` pixels larger
     on each side with only the observed pixels in the data term (no boundary assumption); for
     super-resolution the observation is reflect-padded so the circular Fourier model does not wrap one border
     onto the other. Each iteration runs the denoiser at the next noise
     level of a log-spaced schedule from ``sigma_start`` to max(noise, scale), in one of the 8 flips of the
-    image (a free self-ensemble, as DPIR does)."""
+    image (a free self-ensemble, as DPIR does). ``finish`` ends with one more data step at the last noise level,
+    which pulls the result back to agree with the observation: the denoiser, given clean flat regions and a
+    noise level above zero, brightens them a little. Super-resolution gains from it, deblurring of noisy
+    images does not (benchmarks/tune_pnp_finish.py, docs/tasks.md)."""
     if kernel is None and scale == 1:
         raise PixelsmithError("hqs needs a blur kernel, or a scale > 1 for bicubic super-resolution")
     n, c, h, w = y.shape
@@ -158,14 +161,19 @@ def hqs(y: torch.Tensor, denoiser: Denoiser, scale: int = 1, kernel: torch.Tenso
     sigma_end = max(noise, float(scale), 0.255)
     sigmas = np.logspace(math.log10(sigma_start), math.log10(sigma_end), iterations)
     noise_level = max(noise, 0.255) / 255
-    for i, sigma in enumerate(sigmas):
+
+    def data(x: torch.Tensor, sigma: float) -> torch.Tensor:
         alpha = lam * noise_level**2 / (sigma / 255) ** 2
         if boundary_free:
-            x = masked_data_step(x.float(), half_otf, y_ext, known, alpha)
-        else:
-            x = data_step(x, otf, fbfy, alpha, scale)
+            return masked_data_step(x.float(), half_otf, y_ext, known, alpha)
+        return data_step(x, otf, fbfy, alpha, scale)
+
+    for i, sigma in enumerate(sigmas):
+        x = data(x, sigma)
         k = i % 8
         x = dihedral(denoiser(dihedral(x, k), float(sigma)), k, inverse=True)
         report(progress, "iterations", i + 1, iterations)
+    if finish:
+        x = data(x, sigmas[-1])
     crop = pad * scale
     return x[..., crop:crop + h * scale, crop:crop + w * scale].clamp(0, 1)

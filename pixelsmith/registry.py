@@ -38,8 +38,8 @@ def register_model(name: str, family: str, example_args: dict[str, Any] | None =
     def decorator(build: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in _MODELS:
             raise ValueError(f"model '{name}' is registered twice")
-        doc = (build.__doc__ or "").strip().splitlines()
-        _MODELS[name] = ModelEntry(name, family, build, doc[0] if doc else "", dict(example_args or {}))
+        first_paragraph = inspect.cleandoc(build.__doc__ or "").split("\n\n")[0]
+        _MODELS[name] = ModelEntry(name, family, build, " ".join(first_paragraph.split()), dict(example_args or {}))
         return build
 
     return decorator

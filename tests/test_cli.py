@@ -590,8 +590,12 @@ def test_generate_passes_sampling_options(tmp_path, capsys):
 
 
 # ---- options of restore that only the CLI sets ---------------------------------------------------------
-def test_colour_strategy_and_precision_flags(inputs, capsys):
+def test_colour_strategy_and_precision_flags(inputs, capsys, monkeypatch):
     from pixelsmith.degradations import add_gaussian_noise
+    from pixelsmith.precision import native_bf16
+
+    monkeypatch.setenv("PIXELSMITH_BF16", "1")  # bf16 as on a processor that has it, so --fp32 changes something
+    monkeypatch.setattr("pixelsmith.precision.native_bf16", native_bf16.__wrapped__)
 
     rgb = read_image(inputs / "rgba.png").pixels
     write_image(inputs / "noisy.png", add_gaussian_noise(rgb, 30, torch.Generator().manual_seed(1), clip=True))

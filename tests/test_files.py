@@ -5,7 +5,7 @@ import pytest
 import torch
 from conftest import gen
 
-from pixelsmith import PixelsmithError, UsageError
+from pixelsmith import Cancelled, PixelsmithError, UsageError
 from pixelsmith.io import read_image, write_image
 from pixelsmith.pipelines.files import FilesResult, plan_outputs, process_files
 
@@ -131,3 +131,54 @@ def test_a_single_file_is_done_once_by_the_first_rank(tmp_path):
     done = {rank: process_files(tmp_path / "a.png", tmp_path / "b.png", invert, shard=(rank, 2)).written
             for rank in (1, 0)}
     assert done == {1: [], 0: [tmp_path / "b.png"]} and (tmp_path / "b.png").is_file()
+
+
+def test_an_output_folder_inside_the_input_is_not_read_again(folder):
+    """`restore F -o F/restored`, twice: the second run does not restore its own outputs."""
+    source, target = folder / "in", folder / "in" / "restored"
+    first = process_files(source, target, invert)
+    assert len(first.written) == 7
+    second = process_files(source, target, invert, overwrite=True)
+    assert relative(second.written, target) == relative(first.written, target)
+    assert not (target / "restored").exists()
+
+
+def test_an_output_may_not_replace_an_input(folder, tmp_path):
+    with pytest.raises(UsageError, match="is the input folder"):
+        plan_outputs(folder / "in", folder / "in", "png")
+    one = folder / "in" / "sub0" / "0.png"
+    before = one.read_bytes()
+    with pytest.raises(UsageError, match="is an input; writing there would replace it"):
+        process_files(one, one, invert, overwrite=True)
+    assert one.read_bytes() == before
+
+
+def test_the_inputs_are_read_before_prepare_runs_once(folder, tmp_path):
+    calls = []
+    (tmp_path / "zero.png").write_bytes(b"")
+    with pytest.raises(PixelsmithError, match="zero.png: not a readable image"):
+        process_files(tmp_path / "zero.png", tmp_path / "out.png", invert, prepare=lambda: calls.append(1))
+    assert calls == []
+    process_files(folder / "in", folder / "out", invert, prepare=lambda: calls.append(1))
+    assert calls == [1]
+
+
+def test_a_failing_prepare_stops_a_folder_at_once(folder):
+    def broken():
+        raise PixelsmithError("no model at 'nowhere'")
+
+    with pytest.raises(PixelsmithError, match="no model at 'nowhere'"):
+        process_files(folder / "in", folder / "out", invert, prepare=broken)
+    assert not (folder / "out").exists()
+
+
+def test_a_cancel_says_how_many_outputs_were_written(folder):
+    def stop_after_three(event):
+        if event.stage == "files" and event.done == 3:
+            raise Cancelled
+
+    with pytest.raises(Cancelled) as caught:
+        process_files(folder / "in", folder / "out", invert, progress=stop_after_three)
+    assert (caught.value.written, caught.value.total) == (3, 7)
+    assert len(list((folder / "out").rglob("*.png"))) == 3
+    assert not [p for p in (folder / "out").rglob("*") if p.name.endswith(".tmp")]

@@ -10,15 +10,8 @@ import torch
 from conftest import gen
 
 from pixelsmith import PixelsmithError
-from pixelsmith.hub import (
-    from_pretrained,
-    list_bundled,
-    read_config,
-    resolve,
-    save_pretrained,
-    transplant,
-    upgrade_config,
-)
+from pixelsmith.catalog import list_bundled, parameter_count, read_config, resolve, upgrade_config
+from pixelsmith.hub import from_pretrained, save_pretrained, transplant
 from pixelsmith.registry import FAMILIES, create_model, get_entry
 
 ROOT = Path(__file__).resolve().parents[1]

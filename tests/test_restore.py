@@ -38,8 +38,6 @@ def test_check_options_refuses_before_reading(tmp_path):
         (RestoreOptions(task="inpaint", mask=str(tmp_path / "none.png")), "mask=.*none.png: no such file"),
         (RestoreOptions(task="denoise", iterations=0), "iterations=0 must be at least 1"),
         (RestoreOptions(task="denoise", colour="rainbow"), "colour=rainbow is not known"),
-        (RestoreOptions(task="inpaint", model=str(tmp_path / "untrained")), "does not say what it restores"),
-        (RestoreOptions(task="jpeg", model="resunet-denoise-gray"), "is not a model for jpeg"),
         (RestoreOptions(task="deblur", method="telea", kernel="gaussian:1"), "accepted: model, wiener, rl"),
         (RestoreOptions(task="paint"), "task=paint is not known; accepted: denoise, inpaint, sr, deblur, jpeg"),
     ]:
@@ -47,6 +45,21 @@ def test_check_options_refuses_before_reading(tmp_path):
             check_options(opts)
     check_options(RestoreOptions(task="deblur", kernel="motion:9:30"))
     check_options(RestoreOptions(task="denoise", method="nlm", model=str(tmp_path / "untrained")))  # not used
+
+
+def test_the_input_is_read_before_the_model_is_loaded(tmp_path):
+    """A bad input is refused before any model is loaded; then a model that does not fit the task is refused
+    before anything is written."""
+    save_pretrained(create_model("resunet", widths=[8, 16], blocks=1), tmp_path / "untrained")
+    (tmp_path / "zero.png").write_bytes(b"")
+    write_image(tmp_path / "good.png", torch.rand(1, 8, 8, generator=gen(0)))
+    for opts, message in [(RestoreOptions(task="inpaint", model=str(tmp_path / "untrained")), "does not say what it"),
+                          (RestoreOptions(task="jpeg", model="resunet-denoise-gray"), "is not a model for jpeg")]:
+        with pytest.raises(PixelsmithError, match="zero.png: not a readable image"):
+            restore_files(tmp_path / "zero.png", tmp_path / "out.png", opts)
+        with pytest.raises(UsageError, match=message):
+            restore_files(tmp_path / "good.png", tmp_path / "out.png", opts)
+        assert not (tmp_path / "out.png").exists()
 
 
 @pytest.mark.parametrize("task,opts", [("denoise", {"sigma": 10, "ensemble": False}),
@@ -121,3 +134,54 @@ def test_restore_files_checks_first_and_splits_a_folder_into_shards(tmp_path):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"{i}.png" for i in range(5)]
     again = restore_files(tmp_path / "in", tmp_path / "out", opts)
     assert not again.written and len(again.skipped) == 5
+
+
+TINY = [(1, 1), (2, 1), (3, 2), (1, 40), (31, 5)]
+
+
+@pytest.mark.parametrize("h,w", TINY)
+@pytest.mark.parametrize("task,extra", [("denoise", {}), ("sr", {"scale": 4}), ("jpeg", {"quality": 90}),
+                                        ("deblur", {"kernel": "gaussian:0.3", "sigma": 1})])
+def test_tiny_flat_images_come_back_flat_at_their_value(task, extra, h, w):
+    """One rule for every task: an image smaller than MIN_SIDE is edge-replicated, restored, cropped back."""
+    value = torch.tensor([200, 100, 50]).view(3, 1, 1) / 255
+    image = ImageData(value.expand(3, h, w).contiguous())
+    if task == "deblur" and min(h, w) < 3:  # smaller than its 3x3 kernel
+        with pytest.raises(PixelsmithError, match="deblurring needs an image at least as large as its kernel"):
+            restore_image(image, RestoreOptions(task=task, **extra))
+        return
+    out = restore_image(image, RestoreOptions(task=task, ensemble=False, **extra)).pixels
+    s = extra.get("scale", 1)
+    assert out.shape == (3, h * s, w * s)
+    assert (out - value).abs().max() * 255 < 1.5, (out - value).abs().max() * 255
+
+
+def test_an_image_smaller_than_the_kernel_is_refused():
+    for h, w in [(2, 3), (1, 1), (10, 40)]:
+        with pytest.raises(PixelsmithError, match=rf"the image is {w}x{h} pixels but kernel=gaussian:1.6 is 11x11"):
+            restore_image(ImageData(torch.rand(1, h, w)), RestoreOptions(task="deblur", kernel="gaussian:1.6"))
+
+
+def test_a_flat_image_upscaled_keeps_its_level():
+    """Plug-and-play super-resolution ends with a data step: the denoiser alone brightens clean flat areas."""
+    out = restore_image(ImageData(torch.full((1, 40, 40), 200 / 255)), RestoreOptions(task="sr", scale=4)).pixels
+    assert (out * 255 - 200).abs().max() < 0.5
+
+
+def test_every_pixel_missing_is_refused(tmp_path):
+    image = ImageData(torch.rand(3, 16, 16, generator=gen(0)), path="x.png")
+    with pytest.raises(PixelsmithError, match="every pixel is missing .its mask is white everywhere"):
+        restore_image(image, RestoreOptions(task="inpaint"), mask=torch.ones(1, 16, 16))
+    transparent = ImageData(image.pixels, alpha=torch.zeros(1, 16, 16), path="x.png")
+    with pytest.raises(PixelsmithError, match="every pixel is missing .it is transparent everywhere"):
+        restore_image(transparent, RestoreOptions(task="inpaint"))
+
+
+def test_no_pixel_missing_returns_the_input_without_loading_a_model(monkeypatch):
+    def no_model(*args, **kwargs):
+        raise AssertionError("a model was loaded")
+
+    monkeypatch.setattr("pixelsmith.pipelines.inpaint.load_restorer", no_model)
+    image = ImageData(torch.rand(3, 16, 16, generator=gen(0)))
+    out = restore_image(image, RestoreOptions(task="inpaint"), mask=torch.zeros(1, 16, 16))
+    assert torch.equal(out.pixels, image.pixels)

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from pixelsmith.errors import PixelsmithError, UsageError
+from pixelsmith.errors import Cancelled, PixelsmithError, UsageError
 from pixelsmith.io import write_image
 from pixelsmith.models.generative import check_sample_options
 from pixelsmith.progress import Progress, report
@@ -53,15 +53,23 @@ def make_grid(images: torch.Tensor, nrow: int | None = None, padding: int = 2) -
 
 
 def save_samples(images: torch.Tensor, out_dir: str | Path, grid: str | Path | None = None,
-                 overwrite: bool = False) -> list[Path]:
-    """Write images as ``out_dir/000000.png``... and optionally a grid; refuses to overwrite unless asked."""
+                 overwrite: bool = False, progress: Progress = None) -> list[Path]:
+    """Write images as ``out_dir/000000.png``... and optionally a grid; refuses to overwrite unless asked. A
+    'files' event follows each file; when stopped (Cancelled or Ctrl-C) the files written are whole, and the
+    Cancelled raised says how many."""
     out_dir = Path(out_dir)
     paths = [out_dir / f"{i:06d}.png" for i in range(images.shape[0])]
     clash = [p for p in paths + ([Path(grid)] if grid else []) if p.exists()]
     if clash and not overwrite:
         raise PixelsmithError(f"{clash[0]} exists ({len(clash)} file(s) would be replaced); pass overwrite=True")
-    for path, image in zip(paths, images):
-        write_image(path, image)
-    if grid:
-        write_image(grid, make_grid(images))
+    total, written = len(paths) + bool(grid), 0
+    try:
+        for path, image in zip(paths, images):
+            write_image(path, image)
+            written += 1
+            report(progress, "files", written, total)
+        if grid:
+            write_image(grid, make_grid(images))
+    except (Cancelled, KeyboardInterrupt):
+        raise Cancelled("interrupted while writing", written, total) from None
     return paths

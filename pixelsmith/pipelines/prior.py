@@ -21,5 +21,7 @@ def plug_and_play(x: torch.Tensor, net: nn.Module, scale: int = 1, kernel: torch
         return torch.stack([denoise_with(net, image, sigma, bf16) for image in t])
 
     margin = 16 if kernel is None else max(16, 2 * max(kernel.shape))
-    return run_tiled(lambda t: hqs(t, denoiser, scale, kernel, noise, iterations, lam=lam, progress=progress),
+    finish = scale > 1  # super-resolution ends with a data step; deblurring does not (see pnp.hqs)
+    return run_tiled(lambda t: hqs(t, denoiser, scale, kernel, noise, iterations, lam=lam, finish=finish,
+                                   progress=progress),
                      x[None], tile=tile, overlap=min(2 * margin, tile // 2 - 1), scale=scale, progress=progress)[0]

@@ -7,12 +7,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 from pixelsmith.degradations import parse_kernel
 from pixelsmith.errors import PixelsmithError, UsageError
 from pixelsmith.io import DEFAULT_MAX_PIXELS, ImageData, read_image
 from pixelsmith.jpeg import file_luma_table, jpeg_quality
-from pixelsmith.pipelines.deblur import deblur
+from pixelsmith.pipelines.deblur import check_kernel_fits, deblur
 from pixelsmith.pipelines.denoise import check_colour, denoise
 from pixelsmith.pipelines.files import FilesResult, process_files
 from pixelsmith.pipelines.inpaint import inpaint
@@ -21,6 +22,9 @@ from pixelsmith.pipelines.methods import (check_iterations, check_method, check_
                                           load_restorer)
 from pixelsmith.pipelines.sr import super_resolve
 from pixelsmith.progress import Progress
+
+
+MIN_SIDE = 32  # images with a shorter side are edge-replicated to it for every task, then cropped back
 
 
 @dataclass
@@ -45,7 +49,8 @@ class RestoreOptions:
 
 
 def check_options(opts: RestoreOptions) -> None:
-    """Fail once, before any file is read, on options that no image could satisfy."""
+    """Fail once, before any file is read, on options that no image could satisfy (the model is checked when
+    it is loaded, after the first input has been read)."""
     check_method(opts.task, opts.method)
     check_sigma(opts.sigma)
     check_quality(opts.quality)
@@ -59,59 +64,78 @@ def check_options(opts: RestoreOptions) -> None:
     check_colour(opts.colour)
     if opts.mask and not Path(opts.mask).is_file():
         raise UsageError(f"mask={opts.mask}: no such file")
-    if opts.method == "model":
-        load_restorer(opts.task, opts.model)
 
 
 def _mask_for(image: ImageData, opts: RestoreOptions, mask: torch.Tensor | None) -> tuple[torch.Tensor, bool]:
-    """The hole mask (1,H,W) for inpainting, and whether it came from the alpha channel."""
+    """The hole mask (1,H,W) for inpainting, and whether it came from the alpha channel. Some pixels must be
+    known; a mask with no holes is returned as it is (nothing to do)."""
+    where = image.path or "the image"
     if mask is None and opts.mask:
         mask = read_image(opts.mask, channels=1, max_pixels=opts.max_pixels).pixels
     if mask is not None:
         if mask.shape[-2:] != image.pixels.shape[-2:]:
             raise PixelsmithError(f"the mask {opts.mask or ''} is {tuple(mask.shape[-2:])} but the image "
-                                  f"{image.path} is {tuple(image.pixels.shape[-2:])}; the mask must match the image")
-        return (mask.reshape(1, *mask.shape[-2:]) > 0.5).float(), False
-    if image.alpha is None or not (image.alpha < 0.5).any():
-        raise PixelsmithError(f"{image.path or 'the image'}: nothing to inpaint; pass mask=FILE (white = missing) or "
+                                  f"{where} is {tuple(image.pixels.shape[-2:])}; the mask must match the image")
+        holes, from_alpha = (mask.reshape(1, *mask.shape[-2:]) > 0.5).float(), False
+    elif image.alpha is None or not (image.alpha < 0.5).any():
+        raise PixelsmithError(f"{where}: nothing to inpaint; pass mask=FILE (white = missing) or "
                               f"an RGBA image whose missing pixels are transparent")
-    return (image.alpha < 0.5).float(), True
+    else:
+        holes, from_alpha = (image.alpha < 0.5).float(), True
+    if holes.all():
+        cause = "its mask is white everywhere" if not from_alpha else "it is transparent everywhere"
+        raise PixelsmithError(f"{where}: every pixel is missing ({cause}); inpainting fills holes from the known "
+                              f"pixels around them, so some must be known")
+    return holes, from_alpha
+
+
+def grow(t: torch.Tensor | None, side: int = MIN_SIDE) -> torch.Tensor | None:
+    """(C,H,W) ``t`` edge-replicated at the bottom and right to at least ``side`` pixels each way."""
+    if t is None or min(t.shape[-2:]) >= side:
+        return t
+    h, w = t.shape[-2:]
+    return F.pad(t[None], (0, max(side - w, 0), 0, max(side - h, 0)), mode="replicate")[0]
 
 
 def restore_image(image: ImageData, opts: RestoreOptions, progress: Progress = None,
                   mask: torch.Tensor | None = None) -> ImageData:
     """The restored image (pixels and alpha) of one input image; ``mask`` (1,H,W), when given, replaces
-    ``opts.mask`` for inpainting."""
+    ``opts.mask`` for inpainting. Every task takes images of any size: one smaller than MIN_SIDE on a side
+    is edge-replicated to it, restored, and cropped back."""
     x, alpha = image.pixels, image.alpha
+    (h, w), s = image.size, (opts.scale if opts.task == "sr" else 1)
     common = {"method": opts.method, "model": opts.model, "bf16": opts.bf16, "progress": progress}
     extra = {"iterations": opts.iterations} if opts.iterations else {}
+    check_method(opts.task, opts.method)
+    x = grow(x)
     if opts.task == "denoise":
         x = denoise(x, opts.sigma, colour=opts.colour, ensemble=opts.ensemble, **common, **extra)
     elif opts.task == "inpaint":
         holes, from_alpha = _mask_for(image, opts, mask)
-        x = inpaint(x, holes, ensemble=opts.ensemble, **common, **extra)
         alpha = None if from_alpha else alpha
+        if holes.any():
+            x = inpaint(x, grow(holes), ensemble=opts.ensemble, **common, **extra)
     elif opts.task == "sr":
         x = super_resolve(x, opts.scale, **common, **extra)
         if alpha is not None:
             from pixelsmith.baselines import classical_upscale
 
-            alpha = classical_upscale("bicubic", alpha, opts.scale)
+            alpha = classical_upscale("bicubic", grow(alpha), s)[..., :h * s, :w * s]
     elif opts.task == "deblur":
         kernel = parse_kernel(opts.kernel) if isinstance(opts.kernel, str) else opts.kernel
+        check_kernel_fits(kernel, (h, w), opts.kernel if isinstance(opts.kernel, str) else None)
         x = deblur(x, kernel, sigma=opts.sigma, **common, **extra)
     elif opts.task == "jpeg":
         table = file_luma_table(image.path) if image.path else None
         quality = opts.quality if opts.quality is not None else jpeg_quality(image.path, table)
         x = remove_jpeg_artifacts(x, quality, ensemble=opts.ensemble, table=table, **common)
-    else:
-        check_method(opts.task, opts.method)
-    return replace(image, pixels=x, alpha=alpha)
+    return replace(image, pixels=x[..., :h * s, :w * s], alpha=alpha)
 
 
 def restore_files(source: str | Path, target: str | Path, opts: RestoreOptions, shard: tuple[int, int] = (0, 1),
                   progress: Progress = None) -> FilesResult:
     """Restore a file or a folder of images into ``target`` (see :func:`pixelsmith.pipelines.files.process_files`)."""
     check_options(opts)
+    prepare = (lambda: load_restorer(opts.task, opts.model)) if opts.method == "model" else None
     return process_files(source, target, lambda image, p: restore_image(image, opts, p), opts.format,
-                         opts.overwrite, opts.max_pixels, shard=shard, progress=progress)
+                         opts.overwrite, opts.max_pixels, shard=shard, progress=progress, prepare=prepare)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from typing import Callable
 
 import torch
@@ -10,6 +9,7 @@ import torch.nn as nn
 
 from pixelsmith.errors import PixelsmithError, UsageError
 from pixelsmith.nn import dihedral, pad_to_multiple
+from pixelsmith.precision import autocast
 from pixelsmith.progress import Progress, report
 
 # Self-ensembles: which of the 8 flips/rotations of the square (nn.dihedral) a model is averaged over, each undone.
@@ -100,11 +100,10 @@ def apply_model(model: nn.Module, x: torch.Tensor, cond: torch.Tensor | None = N
         jobs = [(x.expand(expected, -1, -1), cond)]
     else:
         raise PixelsmithError(f"model expects {expected} channels, the image has {channels}")
-    autocast = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else nullcontext()
 
     def once(t: torch.Tensor) -> torch.Tensor:
         image, condition = t[:, :expected], t[:, expected:]
-        with autocast:
+        with autocast(bf16):
             image = image.contiguous(memory_format=torch.channels_last)
             if k:
                 return model(image, condition.to(image.dtype).contiguous(memory_format=torch.channels_last)).float()

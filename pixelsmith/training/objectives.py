@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from contextlib import nullcontext
 from typing import Any, Callable
 
 import torch
@@ -18,6 +17,7 @@ import torch.nn as nn
 
 from pixelsmith.config import TrainConfig, coerce
 from pixelsmith.errors import PixelsmithError
+from pixelsmith.precision import autocast
 
 _OBJECTIVES: dict[str, type["Objective"]] = {}
 
@@ -98,11 +98,9 @@ class Objective:
 
     # ---- helpers for subclasses ----------------------------------------------------------------------
     def autocast(self):
-        """bf16 autocast on the model's device when the recipe asks for it."""
-        if not self.cfg.bf16:
-            return nullcontext()
-        device = next(self.model.parameters()).device.type
-        return torch.autocast(device, dtype=torch.bfloat16)
+        """bf16 autocast on the model's device when the recipe asks for it and the device computes bf16 natively
+        (:mod:`pixelsmith.precision`)."""
+        return autocast(self.cfg.bf16, next(self.model.parameters()).device.type)
 
     def adam(self, params, lr: float | None = None, betas: tuple[float, float] | None = None) -> torch.optim.Optimizer:
         """Adam with the recipe's (or the given) learning rate and betas, and the recipe's weight decay."""

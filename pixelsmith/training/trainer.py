@@ -11,6 +11,7 @@ import signal
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -28,6 +29,7 @@ from pixelsmith.registry import create_model, get_entry
 from pixelsmith.training.objectives import get_objective
 
 CHECKPOINT = "checkpoint.pt"
+CHECKPOINT_VERSION = 2  # the layout of checkpoint.pt; 1 (no version key) is still read
 
 
 class StepBatches(Sampler):
@@ -90,6 +92,16 @@ def distributed_setup() -> tuple[int, int, torch.device]:
     return rank, world, device
 
 
+def check_checkpoint(state: Any, path: Path) -> None:
+    """A one-line error unless ``state`` is a checkpoint this version of pixelsmith can continue."""
+    if not isinstance(state, dict) or not {"config", "step", "model"} <= set(state):
+        raise PixelsmithError(f"{path}: not a pixelsmith checkpoint (no config, step and model in it)")
+    version = state.get("pixelsmith_checkpoint", 1)
+    if not isinstance(version, int) or version > CHECKPOINT_VERSION:
+        raise PixelsmithError(f"{path}: a checkpoint of layout version {version}, written by a newer pixelsmith; "
+                              f"this one reads versions 1 to {CHECKPOINT_VERSION}: upgrade pixelsmith")
+
+
 class Trainer:
     """Runs ``cfg`` into the folder ``out``; ``resume=True`` continues from ``out/checkpoint.pt``."""
 
@@ -107,8 +119,7 @@ class Trainer:
             except Exception as exc:  # truncated or foreign files raise several types
                 raise PixelsmithError(f"{ckpt_path}: not a readable pixelsmith checkpoint ({exc.__class__.__name__})"
                                       ) from None
-            if not isinstance(self.checkpoint, dict) or not {"config", "step", "model"} <= set(self.checkpoint):
-                raise PixelsmithError(f"{ckpt_path}: not a pixelsmith checkpoint (no config, step and model in it)")
+            check_checkpoint(self.checkpoint, ckpt_path)
             cfg = TrainConfig.from_dict(self.checkpoint["config"]).override(overrides or [])
         elif ckpt_path.is_file():
             raise PixelsmithError(f"{self.out} already holds a run; pass resume=True to continue it or choose "
@@ -167,6 +178,7 @@ class Trainer:
             "optimizers": {k: o.state_dict() for k, o in self.objective.optimizers.items()},
             "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
             "rng": torch.get_rng_state(),
+            "pixelsmith_checkpoint": CHECKPOINT_VERSION,
         }
 
     def _load_state(self, state: dict) -> None:
