@@ -32,10 +32,13 @@ def _as_image(image: Any) -> tuple[ImageData, str]:
         return from_array(image), "array"
     if torch.is_tensor(image):
         shape_ok = image.ndim == 2 or (image.ndim == 3 and image.shape[0] in (1, 3))
-        if not image.is_floating_point() or not shape_ok:
+        if not image.is_floating_point() or not shape_ok or 0 in image.shape:
             raise UsageError(f"image is a {image.dtype} tensor of shape {tuple(image.shape)}; accepted: a float "
                              f"tensor (C,H,W) with C = 1 or 3, or (H,W), in [0, 1]")
         pixels = image.detach().float().cpu()
+        if not torch.isfinite(pixels).all():
+            raise UsageError("image holds values that are not finite numbers (NaN or infinity); accepted: values "
+                             "in [0, 1]")
         return ImageData(pixels[None] if pixels.ndim == 2 else pixels), "tensor"
     raise UsageError(f"image is a {type(image).__name__}; accepted: a path, a PIL image, a uint8/uint16 numpy array "
                      f"or a float tensor")

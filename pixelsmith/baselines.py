@@ -108,9 +108,12 @@ def wavelet_denoise(x: torch.Tensor, sigma: float) -> torch.Tensor:
     """Wavelet shrinkage (BayesShrink, soft thresholds, db1 as scikit-image's default; YCbCr for colour)."""
     from skimage.restoration import denoise_wavelet
 
-    out = denoise_wavelet(_hwc(x), sigma=sigma / 255.0, method="BayesShrink", mode="soft", channel_axis=-1,
-                          convert2ycbcr=x.shape[0] == 3, rescale_sigma=True)
-    return _chw(out, x.shape[0])
+    image = _hwc(x)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = denoise_wavelet(image, sigma=sigma / 255.0, method="BayesShrink", mode="soft", channel_axis=-1,
+                              convert2ycbcr=x.shape[0] == 3, rescale_sigma=True)
+    # BayesShrink divides by the spread of each band's details: 0/0 on a flat band, which has nothing to shrink
+    return _chw(np.where(np.isfinite(out), out, image), x.shape[0])
 
 
 def classical_denoise(method: str, x: torch.Tensor, sigma: float | None) -> torch.Tensor:

@@ -108,3 +108,12 @@ def test_a_flat_channel_has_level_zero_not_nan(astronaut):
     image[2] = 0  # every detail zero
     levels = estimate_sigmas(image)
     assert len(levels) == 3 and levels[2] == 0 and all(np.isfinite(levels))
+
+
+def test_wavelet_denoising_of_a_flat_image_is_the_image():
+    """BayesShrink divides by each band's spread; a flat image (every band zero) must not come back as NaN."""
+    from pixelsmith.baselines import wavelet_denoise
+
+    for channels, sigma in [(1, 0.0), (3, 10.0)]:
+        flat = torch.full((channels, 32, 32), 0.5)
+        assert torch.equal(wavelet_denoise(flat, sigma), flat)

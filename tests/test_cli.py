@@ -5,8 +5,10 @@ parameters as name=value; here they must show the flags."""
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -625,3 +627,64 @@ def test_a_folder_is_shared_between_torchrun_ranks(tmp_path, capsys, monkeypatch
         written[rank] = out
     assert "restored 3 image(s)" in written[0] and "restored 2 image(s)" in written[1]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"{i}.png" for i in range(5)]
+
+
+# ==== Ctrl-C: a real SIGINT to a real process ==================================================================
+def start(*args, cwd=None):
+    """The console script in a process that takes Ctrl-C as a terminal gives it (a background job, as CI may
+    be, starts with SIGINT ignored), without progress bars."""
+    env = dict(os.environ, PYTHONWARNINGS="ignore", TQDM_DISABLE="1")
+    return subprocess.Popen(EXE + [str(a) for a in args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=cwd, env=env, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+
+def interrupt_when(process, ready, presses=1, timeout=300):
+    deadline = time.monotonic() + timeout
+    while not ready() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for _ in range(presses):
+        process.send_signal(signal.SIGINT)
+        time.sleep(0.05)
+    out, err = process.communicate(timeout=timeout)
+    return process.returncode, out, err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("presses", [1, 2])
+def test_ctrl_c_during_a_folder_says_what_was_written(tmp_path, presses):
+    for i in range(12):
+        write_image(tmp_path / "in" / f"{i:02d}.png", torch.rand(1, 96, 96, generator=torch.Generator().manual_seed(i)))
+    process = start("restore", tmp_path / "in", "-o", tmp_path / "out", "--sigma", "20")
+    code, out, err = interrupt_when(process, lambda: any((tmp_path / "out").glob("*.png")), presses)
+    written = sorted((tmp_path / "out").glob("*"))
+    assert code == 130, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert f"pixelsmith restore: interrupted; {len(written)} of 12 outputs written, nothing partial left" in err
+    assert 1 <= len(written) < 12 and all(p.suffix == ".png" for p in written)  # no temp file left
+    assert all(read_image(p).size == (96, 96) for p in written)
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_generate_leaves_whole_files_only(tmp_path):
+    process = start("generate", "--model", "dcgan-mnist", "-n", "3000", "-o", tmp_path / "out", "--grid",
+                    tmp_path / "grid.png")
+    code, out, err = interrupt_when(process, lambda: len(list((tmp_path / "out").glob("*.png"))) > 20)
+    written = sorted((tmp_path / "out").glob("*"))
+    assert code == 130, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert f"interrupted; {len(written)} of 3001 outputs written, nothing partial left" in err
+    assert all(p.suffix == ".png" for p in written) and not (tmp_path / "grid.png").exists()
+
+
+def test_models_prints_the_bundled_models_first(capsys):
+    from pixelsmith.catalog import list_bundled, parameter_count
+    from pixelsmith.hub import from_pretrained
+    from pixelsmith.registry import count_parameters
+
+    code, out, _ = run_main(capsys, "models")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "bundled pretrained models:"
+    assert [line.split()[0] for line in lines[1:1 + len(list_bundled())]] == list_bundled()
+    for name in list_bundled():  # the header's count is the built model's
+        assert parameter_count(name) == count_parameters(from_pretrained(name))

@@ -91,8 +91,19 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path, tiny_mnist):
     (tmp_path / "run" / "checkpoint.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(PixelsmithError, match="not a readable pixelsmith checkpoint"):
         train(gan_recipe(tiny_mnist), tmp_path / "run", resume=True)
-    torch.save({"weights": {}}, tmp_path / "run" / "checkpoint.pt")
-    with pytest.raises(PixelsmithError, match="not a pixelsmith checkpoint .no config, step and model"):
+    for foreign in ({}, {"weights": {}}, [1, 2]):
+        torch.save(foreign, tmp_path / "run" / "checkpoint.pt")
+        with pytest.raises(PixelsmithError, match="not a pixelsmith checkpoint .no config, step and model"):
+            train(gan_recipe(tiny_mnist), tmp_path / "run", resume=True)
+
+
+def test_a_checkpoint_from_a_newer_layout_is_refused(tmp_path, tiny_mnist):
+    train(gan_recipe(tiny_mnist, steps=2), tmp_path / "run")
+    state = load_state(tmp_path / "run")
+    assert state["pixelsmith_checkpoint"] == 2
+    state["pixelsmith_checkpoint"] = 99
+    torch.save(state, tmp_path / "run" / "checkpoint.pt")
+    with pytest.raises(PixelsmithError, match="layout version 99, written by a newer pixelsmith"):
         train(gan_recipe(tiny_mnist), tmp_path / "run", resume=True)
 
 

@@ -129,6 +129,9 @@ def restore_image(image: ImageData, opts: RestoreOptions, progress: Progress = N
         table = file_luma_table(image.path) if image.path else None
         quality = opts.quality if opts.quality is not None else jpeg_quality(image.path, table)
         x = remove_jpeg_artifacts(x, quality, ensemble=opts.ensemble, table=table, **common)
+    if not torch.isfinite(x).all():  # a guard: nothing that is not a number reaches a file
+        raise PixelsmithError(f"{image.path or 'the image'}: the {opts.task} result holds values that are not finite "
+                              f"numbers; nothing was written (please report this with the image and options)")
     return replace(image, pixels=x[..., :h * s, :w * s], alpha=alpha)
 
 
