@@ -261,11 +261,12 @@ def _report(result, what: str) -> int:
     return 1 if result.errors else 0
 
 
-def check_inputs(source: str, max_pixels: int, mask: str | None = None) -> None:
+def check_inputs(source: str, max_pixels: int | None = None, mask: str | None = None) -> None:
     """The input file's header (or that a folder holds images), and the mask's, checked before torch and the
     models are loaded, so a bad input is refused at once."""
-    from pixelsmith.probe import find_images, probe
+    from pixelsmith.probe import DEFAULT_MAX_PIXELS, find_images, probe
 
+    max_pixels = max_pixels or DEFAULT_MAX_PIXELS
     if Path(source).is_dir():
         find_images(source)
     elif not Path(source).exists():
@@ -292,7 +293,7 @@ def cmd_restore(args) -> int:
 
 
 def cmd_degrade(args) -> int:
-    check_inputs(args.input, 100_000_000)
+    check_inputs(args.input)
     from pixelsmith.pipelines.degrade import DegradeOptions, degrade_files
 
     opts = DegradeOptions(noise=args.noise, poisson=args.poisson, blur=args.blur, downscale=args.downscale,
