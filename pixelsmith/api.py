@@ -83,7 +83,8 @@ def restore(image: Any, task: str = "denoise", *, mask: Any = None, progress: Pr
     if kind == "tensor":
         return restored.pixels if image.ndim == 3 else restored.pixels[0]
     if kind == "array":
-        return to_array(restored)
+        out = to_array(restored)
+        return out[..., None] if image.ndim == 3 and out.ndim == 2 else out  # (H,W,1) stays (H,W,1)
     return to_pil(restored)
 
 

@@ -125,3 +125,10 @@ def test_load_shares_models_and_list_models_names_the_bundled_ones():
     generators = ps.list_models("generate")
     assert "dcgan-mnist" in generators and all(ps.load(n).config["family"] == "generate" for n in generators)
     assert not set(generators) & set(ps.list_models("restore"))
+
+
+def test_an_array_keeps_its_layout():
+    """(H,W,1) comes back (H,W,1), (H,W) as (H,W): found by the fuzz test."""
+    for shape in [(12, 10), (12, 10, 1), (12, 10, 3)]:
+        out = ps.restore(np.full(shape, 90, np.uint8), "denoise", method="tv", sigma=5)
+        assert out.shape == shape and out.dtype == np.uint8

@@ -108,3 +108,54 @@ def test_restore_ends_in_a_right_output_or_a_clean_error(case):
             assert len(lines) == 1 and lines[0].startswith("pixelsmith restore: error: "), err
             assert not target.exists(), args
         assert not [p for p in tmp.iterdir() if p.name.startswith(".")], "a temporary file was left"
+
+
+@st.composite
+def api_cases(draw):
+    task = draw(st.sampled_from(list(METHODS)))
+    method = draw(st.sampled_from([m for m in METHODS[task] if m not in ("bm3d", "dip")]))
+    params = {"method": method, "ensemble": draw(st.booleans())}
+    if task == "sr":
+        params["scale"] = draw(st.sampled_from([2, 3, 4]))
+    if task == "deblur":
+        params["kernel"] = draw(st.sampled_from(["gaussian:0.3", "motion:3:0", "gaussian:1.0"]))
+    if task == "jpeg":
+        params["quality"] = draw(st.integers(1, 100))
+    if task in ("denoise", "deblur") and draw(st.booleans()):
+        params["sigma"] = draw(st.floats(0, 255))
+    kind = draw(st.sampled_from(["uint8", "uint16", "tensor"]))
+    channels = draw(st.sampled_from([1, 3] if kind == "tensor" else [0, 1, 2, 3, 4]))
+    return task, params, kind, channels, draw(st.integers(1, 24)), draw(st.integers(1, 24)), draw(st.integers(0, 99))
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(api_cases())
+def test_the_api_gives_back_the_kind_it_was_given(case):
+    """ps.restore on arrays and tensors: the same kind, dtype and layout back, at the right size, finite."""
+    import torch
+
+    import pixelsmith as ps
+    from pixelsmith import PixelsmithError
+
+    task, params, kind, channels, h, w, seed = case
+    rng = np.random.default_rng(seed)
+    if kind == "tensor":
+        image = torch.from_numpy(rng.random((channels, h, w), dtype=np.float32))
+    else:
+        peak = 255 if kind == "uint8" else 65535
+        shape = (h, w) if channels == 0 else (h, w, channels)
+        image = rng.integers(0, peak + 1, shape).astype(kind)
+    mask = (rng.random((h, w)) < 0.3).astype(np.uint8) * 255 if task == "inpaint" else None
+    try:
+        out = ps.restore(image, task, mask=mask, **params)
+    except PixelsmithError as exc:  # only for what the inputs make impossible
+        assert task == "deblur" or (task == "inpaint" and not (0 < mask.sum() < mask.size * 255)), exc
+        return
+    s = params.get("scale", 1)
+    assert type(out) is type(image) and out.dtype == image.dtype
+    if kind == "tensor":
+        assert out.shape == (channels, h * s, w * s)
+        assert torch.isfinite(out).all() and 0 <= out.min() and out.max() <= 1
+    else:
+        assert out.shape == (h * s, w * s, *image.shape[2:])
