@@ -182,3 +182,16 @@ def test_a_cancel_says_how_many_outputs_were_written(folder):
     assert (caught.value.written, caught.value.total) == (3, 7)
     assert len(list((folder / "out").rglob("*.png"))) == 3
     assert not [p for p in (folder / "out").rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_gifs_in_a_folder_are_restored_or_named(tmp_path):
+    """A still GIF in a folder is restored; an animated one is an error of its own, not skipped without a word."""
+    from PIL import Image
+
+    (tmp_path / "in").mkdir()
+    frames = [Image.new("L", (8, 8), v) for v in (10, 200)]
+    frames[0].save(tmp_path / "in" / "anim.gif", save_all=True, append_images=frames[1:])
+    Image.new("L", (8, 8), 90).save(tmp_path / "in" / "still.gif")
+    result = process_files(tmp_path / "in", tmp_path / "out", invert)
+    assert result.written == [tmp_path / "out" / "still.png"]
+    assert len(result.errors) == 1 and "anim.gif: an animation of 2 frames" in result.errors[0]
