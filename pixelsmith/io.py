@@ -60,16 +60,28 @@ def _split(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None, int]:
     if mode == "F":
         return np.clip(np.asarray(image, dtype=np.float64), 0, 1)[..., None], None, 16
     alpha = None
+    gray = mode in ("L", "LA", "1") or (mode in ("P", "PA") and _gray_palette(image))
     if mode in ("LA", "RGBA", "PA") or "transparency" in image.info:
-        image = image.convert("LA" if mode in ("L", "LA", "1") else "RGBA")
+        image = image.convert("RGBA")
         alpha = np.asarray(image.getchannel("A"), dtype=np.float64) / 255.0
-        image = image.convert("RGB" if image.mode == "RGBA" else "L")
-    elif mode in ("1", "L"):
+        image = image.convert("L" if gray else "RGB")
+    elif gray:
         image = image.convert("L")
     else:  # P, CMYK, YCbCr, LAB, HSV, RGBX, ...
         image = image.convert("RGB")
     array = np.asarray(image, dtype=np.float64) / 255.0
     return (array[..., None] if array.ndim == 2 else array), alpha, 8
+
+
+def _gray_palette(image: Image.Image) -> bool:
+    """Whether every palette entry a palette image uses is a gray (a gray GIF or PNG stays one channel)."""
+    palette = image.getpalette()
+    if not palette:
+        return False
+    entries = np.asarray(palette, dtype=np.int64).reshape(-1, 3)
+    used = np.unique(np.asarray(image))
+    used = entries[used[used < len(entries)]]
+    return bool((used[:, 0] == used[:, 1]).all() and (used[:, 1] == used[:, 2]).all())
 
 
 def _read_16bit_rgb(path: Path) -> np.ndarray | None:

@@ -219,3 +219,15 @@ def test_arrays_that_are_no_image_are_usage_errors(array, words):
     with pytest.raises(UsageError) as info:
         from_array(array)
     assert words in str(info.value)
+
+
+def test_a_gray_palette_image_is_read_as_gray(tmp_path):
+    """A GIF (or palette PNG) of grays is one channel, as its look is; a coloured palette stays RGB."""
+    gray = Image.fromarray(np.arange(48, dtype=np.uint8).reshape(6, 8) * 5)
+    gray.convert("P").save(tmp_path / "gray.gif")
+    image = read_image(tmp_path / "gray.gif")
+    assert image.pixels.shape == (1, 6, 8)
+    assert torch.equal(image.pixels.mul(255).round(), torch.from_numpy(np.asarray(gray)).float()[None])
+    colour = Image.fromarray(np.dstack([np.full((6, 8), v, np.uint8) for v in (200, 100, 50)]))
+    colour.convert("P").save(tmp_path / "colour.gif")
+    assert read_image(tmp_path / "colour.gif").pixels.shape == (3, 6, 8)
