@@ -264,9 +264,10 @@ def _report(result, what: str) -> int:
 def check_inputs(source: str, max_pixels: int | None = None, mask: str | None = None) -> None:
     """The input file's header (or that a folder holds images), and the mask's, checked before torch and the
     models are loaded, so a bad input is refused at once."""
-    from pixelsmith.probe import DEFAULT_MAX_PIXELS, find_images, probe
+    from pixelsmith.probe import DEFAULT_MAX_PIXELS, check_max_pixels, find_images, probe
 
-    max_pixels = max_pixels or DEFAULT_MAX_PIXELS
+    max_pixels = DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
+    check_max_pixels(max_pixels)
     if Path(source).is_dir():
         find_images(source)
     elif not Path(source).exists():

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from pixelsmith.errors import PixelsmithError
+from pixelsmith.errors import PixelsmithError, UsageError
 
 # Suffixes read as inputs; GIF is read (still images only) but never written, since it holds 256 colours.
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif")
@@ -67,6 +67,12 @@ def open_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.
 def header_of(image: Image.Image) -> Header:
     """The :class:`Header` of an opened PIL image."""
     return Header(*image.size, image.mode, getattr(image, "n_frames", 1))
+
+
+def check_max_pixels(max_pixels: int) -> None:
+    """A usage error for a pixel limit that no image could meet."""
+    if max_pixels < 1:
+        raise UsageError(f"max_pixels={max_pixels} must be at least 1 (the default is {DEFAULT_MAX_PIXELS})")
 
 
 def check_header(path: str | Path, header: Header, max_pixels: int) -> None:

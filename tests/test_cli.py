@@ -396,6 +396,7 @@ RESTORE_ERRORS = [
     (["--task", "paint"], 2, ["invalid choice"]),
     (["--colour", "rainbow"], 2, ["invalid choice"]),
     (["--max-pixels", "10"], 1, ["exceeds", "--max-pixels N"]),
+    (["--max-pixels", "0"], 2, ["--max-pixels 0 must be at least 1"]),
 ]
 
 

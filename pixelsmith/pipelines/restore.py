@@ -21,6 +21,7 @@ from pixelsmith.pipelines.jpeg import remove_jpeg_artifacts
 from pixelsmith.pipelines.methods import (check_iterations, check_method, check_quality, check_scale, check_sigma,
                                           load_restorer)
 from pixelsmith.pipelines.sr import super_resolve
+from pixelsmith.probe import check_max_pixels
 from pixelsmith.progress import Progress
 
 
@@ -62,6 +63,7 @@ def check_options(opts: RestoreOptions) -> None:
     if opts.task == "sr":
         check_scale(opts.scale)
     check_colour(opts.colour)
+    check_max_pixels(opts.max_pixels)
     if opts.mask and not Path(opts.mask).is_file():
         raise UsageError(f"mask={opts.mask}: no such file")
 
