@@ -227,7 +227,7 @@ def test_a_gray_palette_image_is_read_as_gray(tmp_path):
     gray.convert("P").save(tmp_path / "gray.gif")
     image = read_image(tmp_path / "gray.gif")
     assert image.pixels.shape == (1, 6, 8)
-    assert torch.equal(image.pixels.mul(255).round(), torch.from_numpy(np.asarray(gray)).float()[None])
+    assert torch.equal(image.pixels.mul(255).round(), torch.from_numpy(np.array(gray)).float()[None])
     colour = Image.fromarray(np.dstack([np.full((6, 8), v, np.uint8) for v in (200, 100, 50)]))
     colour.convert("P").save(tmp_path / "colour.gif")
     assert read_image(tmp_path / "colour.gif").pixels.shape == (3, 6, 8)
