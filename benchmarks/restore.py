@@ -40,13 +40,14 @@ import torch
 from pixelsmith.colorspace import matlab_luma
 from pixelsmith.degradations import (add_gaussian_noise, bicubic_downscale, blur, jpeg_compress, parse_kernel,
                                      stroke_mask, text_mask)
-from pixelsmith.io import find_images, read_image, write_image
+from pixelsmith.io import read_image, write_image
 from pixelsmith.metrics import psnr, ssim
 from pixelsmith.pipelines.deblur import deblur
 from pixelsmith.pipelines.denoise import denoise
 from pixelsmith.pipelines.inpaint import inpaint
 from pixelsmith.pipelines.jpeg import remove_jpeg_artifacts
 from pixelsmith.pipelines.sr import super_resolve
+from pixelsmith.probe import find_images
 from results_file import merge_rows
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"

@@ -15,13 +15,14 @@ import numpy as np
 import torch
 
 from pixelsmith.degradations import add_gaussian_noise, bicubic_downscale, blur, parse_kernel
-from pixelsmith.io import find_images, read_image
+from pixelsmith.io import read_image
 from pixelsmith.metrics import psnr
 from pixelsmith.pipelines.deblur import DEBLUR_ITERATIONS, DEBLUR_LAM
 from pixelsmith.pipelines.denoise import denoise_with
 from pixelsmith.pipelines.methods import load_restorer
 from pixelsmith.pipelines.sr import SR_ITERATIONS
 from pixelsmith.pnp import hqs
+from pixelsmith.probe import find_images
 
 
 def main() -> None:

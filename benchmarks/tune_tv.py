@@ -15,8 +15,9 @@ import torch
 from skimage.restoration import denoise_tv_chambolle
 
 from pixelsmith.degradations import add_gaussian_noise
-from pixelsmith.io import find_images, read_image
+from pixelsmith.io import read_image
 from pixelsmith.metrics import psnr
+from pixelsmith.probe import find_images
 
 FACTORS = (0.5, 0.7, 0.9, 1.1, 1.3, 1.6, 2.0)
 

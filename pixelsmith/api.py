@@ -107,6 +107,6 @@ def generate(name_or_model: str | Path | nn.Module, n: int, seed: int = 0, *, pr
 def list_models(family: str | None = None) -> list[str]:
     """Names of the bundled pretrained models (what :func:`load` accepts by name), optionally of one ``family``
     (restore, generate, predict, classify)."""
-    from pixelsmith.hub import list_bundled, read_config
+    from pixelsmith.catalog import list_bundled, read_config
 
     return [name for name in list_bundled() if family is None or read_config(name).get("family") == family]

@@ -216,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _load_recipe(name: str):
     """A recipe file, a name in ./configs, or the recipe stored inside a bundled model."""
     from pixelsmith.config import TrainConfig
-    from pixelsmith.hub import list_bundled, read_config
+    from pixelsmith.catalog import list_bundled, read_config
 
     for candidate in (Path(name), Path("configs") / f"{name}.json"):
         if candidate.is_file():
@@ -330,7 +330,7 @@ def cmd_generate(args) -> int:
         try:
             images = generate(args.model, args.n, seed=args.seed, progress=bars, **_sample_options(args))
         except (Cancelled, KeyboardInterrupt):
-            raise Cancelled("interrupted while sampling", 0, args.n) from None
+            raise Cancelled("interrupted while sampling", 0, args.n + bool(args.grid)) from None  # as save_samples counts
         paths = save_samples(images, args.output, args.grid, overwrite=args.overwrite, progress=bars)
     print(f"wrote {len(paths)} image(s) to {args.output}" + (f" and a grid to {args.grid}" if args.grid else ""))
     return 0

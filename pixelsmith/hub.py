@@ -15,7 +15,7 @@ import torch.nn as nn
 from safetensors.torch import load_file, save_file
 
 from pixelsmith import __version__
-from pixelsmith.catalog import CONFIG_NAME, WEIGHTS_DIR, WEIGHTS_NAME, list_bundled, read_config, resolve
+from pixelsmith.catalog import CONFIG_NAME, WEIGHTS_DIR, WEIGHTS_NAME, read_config, resolve
 from pixelsmith.errors import PixelsmithError
 from pixelsmith.io import give_default_permissions
 from pixelsmith.registry import create_model

@@ -18,9 +18,7 @@ import torch
 from PIL import Image, ImageOps
 
 from pixelsmith.errors import PixelsmithError, UsageError
-from pixelsmith.probe import DEFAULT_MAX_PIXELS, EXTENSIONS, OUTPUT_EXTENSIONS, find_images, open_image
-
-__all__ = ["DEFAULT_MAX_PIXELS", "EXTENSIONS", "ImageData", "find_images", "read_image", "write_image"]
+from pixelsmith.probe import DEFAULT_MAX_PIXELS, OUTPUT_EXTENSIONS, open_image
 
 FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF",
            ".webp": "WEBP"}

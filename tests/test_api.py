@@ -118,7 +118,7 @@ def test_generate_passes_sampling_options_through():
 
 
 def test_load_shares_models_and_list_models_names_the_bundled_ones():
-    from pixelsmith.hub import list_bundled
+    from pixelsmith.catalog import list_bundled
 
     assert ps.load("dcgan-mnist") is ps.load("dcgan-mnist")
     assert ps.list_models() == list_bundled()

@@ -83,7 +83,7 @@ def test_help_lists_commands_with_examples():
 
 
 def test_models_lists_registered_and_bundled():
-    from pixelsmith.hub import list_bundled, read_config
+    from pixelsmith.catalog import list_bundled, read_config
     from pixelsmith.registry import get_entry, list_models
 
     result = cli("models")

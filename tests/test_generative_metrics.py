@@ -2,7 +2,6 @@
 estimator near zero for one distribution and growing with a shift, and precision/recall/density/coverage
 against the reference implementation (the prdc package)."""
 
-import numpy as np
 import pytest
 import torch
 

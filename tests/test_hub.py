@@ -10,7 +10,7 @@ import torch
 from conftest import gen
 
 from pixelsmith import PixelsmithError
-from pixelsmith.catalog import list_bundled, parameter_count, read_config, resolve, upgrade_config
+from pixelsmith.catalog import list_bundled, read_config, resolve, upgrade_config
 from pixelsmith.hub import from_pretrained, save_pretrained, transplant
 from pixelsmith.registry import FAMILIES, create_model, get_entry
 

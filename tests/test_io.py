@@ -8,7 +8,6 @@ from PIL import Image
 from pixelsmith import PixelsmithError, UsageError
 from pixelsmith.io import (
     ImageData,
-    find_images,
     from_array,
     from_pil,
     read_image,
@@ -17,6 +16,7 @@ from pixelsmith.io import (
     write_image,
     write_image_data,
 )
+from pixelsmith.probe import find_images
 
 RNG = np.random.default_rng(0)
 RGB = RNG.integers(0, 256, (20, 30, 3), dtype=np.uint8)

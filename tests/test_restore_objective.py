@@ -8,8 +8,8 @@ import torch
 from conftest import gen, restore_recipe
 
 from pixelsmith import PixelsmithError, UsageError
+from pixelsmith.catalog import read_config
 from pixelsmith.config import TrainConfig
-from pixelsmith.hub import read_config
 from pixelsmith.training import Trainer, train
 
 

@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from pixelsmith.io import find_images, read_image
+from pixelsmith.io import read_image
+from pixelsmith.probe import find_images
 
 
 class ImageFolder(Dataset):

@@ -57,7 +57,8 @@ class RestorationPatches(Dataset):
                     channels: int = 1, **kwargs) -> "RestorationPatches":
         """Patches from every image under ``root`` (several folders may be joined with commas); the last
         ``holdout`` files of each folder (sorted) are kept for validation."""
-        from pixelsmith.io import find_images, read_image
+        from pixelsmith.io import read_image
+        from pixelsmith.probe import find_images
 
         files = []
         for folder in str(root).split(","):

@@ -95,7 +95,8 @@ def process_files(source: str | Path, target: str | Path, transform: Transform, 
                 try:
                     image = read_image(src, max_pixels=max_pixels)
                 except (PixelsmithError, OSError) as exc:
-                    image = failed(src, exc)
+                    failed(src, exc)
+                    image = None
                 if image is not None and prepare is not None:
                     prepare()  # its errors concern every file, so they stop the run
                     prepare = None

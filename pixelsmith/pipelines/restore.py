@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from pixelsmith.degradations import parse_kernel
 from pixelsmith.errors import PixelsmithError, UsageError
-from pixelsmith.io import DEFAULT_MAX_PIXELS, ImageData, read_image
+from pixelsmith.io import ImageData, read_image
 from pixelsmith.jpeg import file_luma_table, jpeg_quality
 from pixelsmith.pipelines.deblur import check_kernel_fits, deblur
 from pixelsmith.pipelines.denoise import check_colour, denoise
@@ -21,7 +21,7 @@ from pixelsmith.pipelines.jpeg import remove_jpeg_artifacts
 from pixelsmith.pipelines.methods import (check_iterations, check_method, check_quality, check_scale, check_sigma,
                                           load_restorer)
 from pixelsmith.pipelines.sr import super_resolve
-from pixelsmith.probe import check_max_pixels
+from pixelsmith.probe import DEFAULT_MAX_PIXELS, check_max_pixels
 from pixelsmith.progress import Progress
 
 

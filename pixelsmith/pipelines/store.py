@@ -10,7 +10,8 @@ from pathlib import Path
 
 import torch.nn as nn
 
-from pixelsmith.hub import CONFIG_NAME, WEIGHTS_NAME, from_pretrained, resolve
+from pixelsmith.catalog import CONFIG_NAME, WEIGHTS_NAME, resolve
+from pixelsmith.hub import from_pretrained
 
 Key = tuple
 

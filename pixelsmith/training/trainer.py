@@ -19,10 +19,11 @@ import torch.nn as nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, Sampler
 
+from pixelsmith.catalog import read_config
 from pixelsmith.config import TrainConfig
 from pixelsmith.data import build_dataset
 from pixelsmith.errors import Cancelled, PixelsmithError
-from pixelsmith.hub import from_pretrained, read_config, save_pretrained, transplant
+from pixelsmith.hub import from_pretrained, save_pretrained, transplant
 from pixelsmith.io import atomic_write
 from pixelsmith.progress import Progress, report
 from pixelsmith.registry import create_model, get_entry
