@@ -38,6 +38,9 @@ EXAMPLES = {
              "  pixelsmith train configs/dcgan-mnist.json steps=10000 --out runs/dcgan --resume\n"
              "  torchrun --standalone --nproc_per_node 2 --no-python pixelsmith train dcgan-mnist --out runs/ddp",
     "demo": "pixelsmith demo --out pixelsmith-demo",
+    "evaluate": "pixelsmith evaluate generate --model dcgan-mnist -n 10000 --reference mnist-test --json dcgan.json\n"
+                "  pixelsmith evaluate generate --samples my_samples/ --reference mnist-test\n"
+                "  pixelsmith evaluate likelihood --model vae-mnist --reference mnist-test -k 1000",
 }
 
 
@@ -208,6 +211,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-root", help="override the recipe's data_root")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
+    p = _sub(sub, "evaluate", "score a generator against real images (FID, KID, precision/recall, density/coverage, "
+                              "class spread, with the floor of real data) or a likelihood model (test NLL)")
+    what = p.add_subparsers(dest="what", required=True, parser_class=Parser)
+    for name, help in (("generate", "sample quality against a reference split, beside the floor"),
+                       ("likelihood", "test ELBO and importance-weighted NLL, in nats and bits per dimension")):
+        q = what.add_parser(name, help=help, description=help, epilog=f"example:\n  {EXAMPLES['evaluate']}",
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+        q.add_argument("--model", required=name == "likelihood", help="bundled name, model folder or training run")
+        q.add_argument("--reference", default="mnist-test", help="the real images: mnist-test (default), "
+                       "mnist-train, fashion-mnist-test or fashion-mnist-train")
+        q.add_argument("--data-root", help="folder with the data set's IDX files (default ../shared/data/NAME)")
+        q.add_argument("-n", type=int, default=10_000, help="images (and samples) to compare (default 10000)")
+        q.add_argument("--seed", type=int, default=0)
+        q.add_argument("--json", help="also write the result, with its protocol, to this JSON file")
+        if name == "generate":
+            q.add_argument("--samples", help="a folder of images to judge instead of a model")
+            q.add_argument("--features", default="classifier", choices=["classifier", "inception"],
+                           help="feature network: the data set's bundled classifier (default) or Inception-v3")
+            q.add_argument("--classifier", help="another classifier model as the feature network")
+            q.add_argument("--inception-weights", help="with --features inception: the pt_inception-2015-12-05 "
+                           "weights file of torch-fidelity (never downloaded)")
+            q.add_argument("--class", dest="label", type=int, help="class label, for models that take one")
+            q.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="a sampling option")
+        else:
+            q.add_argument("-k", type=int, default=1000, help="importance samples per image (default 1000)")
+
     p = _sub(sub, "demo", "run every restoration task on sample photos and draw digits with the bundled models")
     p.add_argument("--out", default="pixelsmith-demo", help="output folder (default ./pixelsmith-demo)")
     return parser
@@ -358,6 +387,62 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _print_scores(result: dict) -> None:
+    columns = [("fid", "FID", ".4g"), ("kid", "KID", ".4g"), ("precision", "precision", ".3f"),
+               ("recall", "recall", ".3f"), ("density", "density", ".3f"), ("coverage", "coverage", ".3f"),
+               ("class_spread", "spread", ".3g"), ("confidence", "confidence", ".3f")]
+    print(f"{'images':<28}" + "".join(f"{title:>11}" for _, title, _ in columns))
+    for row in [result.get("floor"), result["model"]]:
+        if row is not None:
+            print(f"{row['name'][:27]:<28}" + "".join(f"{row[key]:>11{fmt}}" for key, _, fmt in columns))
+    if "per_class_accuracy" in result["model"]:
+        print("classified as the class asked for: " + " ".join(f"{k}:{a:.3f}" for k, a in
+                                                              enumerate(result["model"]["per_class_accuracy"])))
+
+
+def _write_json(path: str | None, result: dict) -> None:
+    if path:
+        import json
+
+        from pixelsmith.io import atomic_write
+
+        atomic_write(Path(path), lambda tmp: Path(tmp).write_text(json.dumps(result, indent=2) + "\n"))
+        print(f"wrote {path}")
+
+
+def cmd_evaluate(args) -> int:
+    if args.what == "likelihood":
+        from pixelsmith.pipelines.evaluate import evaluate_likelihood
+
+        with Bars() as bars:
+            result = evaluate_likelihood(args.model, args.reference, args.data_root, n=args.n, k=args.k,
+                                         seed=args.seed, progress=bars)
+        m = result["model"]
+        print(f"{m['name']} on {args.reference} ({result['protocol']['n']} images, {result['protocol']['data']}):")
+        print(f"  NLL <= {m['nll_nats']:.2f} nats (+-{m['nll_std_error']:.2f}), {m['nll_bits_per_dim']:.4f} bits/dim "
+              f"(importance-weighted, k={args.k})")
+        print(f"  -ELBO  {m['negative_elbo_nats']:.2f} nats, {m['negative_elbo_bits_per_dim']:.4f} bits/dim")
+        _write_json(args.json, result)
+        return 0
+    from pixelsmith.pipelines.evaluate import evaluate
+
+    if not args.model and not args.samples:
+        raise UsageError("give --model NAME or --samples FOLDER")
+    if args.samples:
+        check_inputs(args.samples)
+    options = _sample_options(argparse.Namespace(label=args.label, steps=None, guidance=None, option=args.option))
+    with Bars() as bars:
+        result = evaluate(args.model, n=args.n, reference=args.reference, data_root=args.data_root, seed=args.seed,
+                          samples=args.samples, features=args.features, classifier=args.classifier,
+                          inception_weights=args.inception_weights, progress=bars, **options)
+    _print_scores(result)
+    p = result["protocol"]
+    print(f"protocol: {p['n']} samples against {p['n_reference']} images of {p['reference']}; features: "
+          f"{p['feature_network']} (sha256 {p['sha256'][:12]}...); seed {p['seed']}")
+    _write_json(args.json, result)
+    return 0
+
+
 def cmd_demo(args) -> int:
     from pixelsmith.pipelines.demo import run_demo
 
@@ -371,7 +456,7 @@ def cmd_demo(args) -> int:
 
 
 COMMANDS = {"models": cmd_models, "restore": cmd_restore, "degrade": cmd_degrade, "export": cmd_export, "generate": cmd_generate,
-            "train": cmd_train, "demo": cmd_demo}
+            "train": cmd_train, "evaluate": cmd_evaluate, "demo": cmd_demo}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -44,6 +44,9 @@ class TrainConfig:
     log_every: int = 50
     sample_every: int = 500
     ckpt_every: int = 1000
+    eval_every: int = 0  # steps between FID evaluations of a generative model (0 = none); the best is kept
+    eval_samples: int = 2000  # samples (and training images) per evaluation
+    eval_classifier: str = ""  # the feature network; "" = the data set's bundled classifier (none for folders)
     num_workers: int = 0
 
     def __post_init__(self) -> None:
@@ -63,8 +66,10 @@ class TrainConfig:
             raise PixelsmithError(f"lr={self.lr} must be > 0")
         if not 0 <= self.ema_decay < 1:
             raise PixelsmithError(f"ema_decay={self.ema_decay} must be in [0, 1)")
-        if self.warmup < 0 or self.num_workers < 0:
-            raise PixelsmithError("warmup and num_workers must be >= 0")
+        if self.warmup < 0 or self.num_workers < 0 or self.eval_every < 0:
+            raise PixelsmithError("warmup, num_workers and eval_every must be >= 0")
+        if self.eval_every and self.eval_samples < 10:
+            raise PixelsmithError(f"eval_samples={self.eval_samples} must be at least 10")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict."""

@@ -51,6 +51,8 @@ def output(model):
         return model(*restore_inputs(model))
     if family == "generate":
         return model.sample(3, generator=gen(0))
+    if family == "classify":
+        return model(torch.rand(3, model.config["args"].get("channels", 1), 28, 28, generator=gen(0)))
     raise NotImplementedError(f"no contract test for family '{family}' yet")
 
 
@@ -92,6 +94,17 @@ def test_generator_samples_images_in_range_reproducibly(name):
     assert a.min() >= 0 and a.max() <= 1 and torch.isfinite(a).all()
     assert torch.equal(a, b) and not torch.equal(a, c)
     assert model.sample(1, generator=gen(1)).shape == (1, *a.shape[1:])
+
+
+@pytest.mark.parametrize("name", list_models("classify"))
+def test_classifier_gives_logits_and_features_with_gradients(name):
+    model = example(name).eval()  # its own initialisation: perturb()'s small weights leave every ReLU dead
+    x = torch.rand(4, model.config["args"].get("channels", 1), 28, 28, generator=gen(0), requires_grad=True)
+    logits, features = model(x), model.features(x)
+    assert logits.shape == (4, model.num_classes) and features.ndim == 2 and features.shape[0] == 4
+    assert torch.allclose(model.head(features), logits)  # the head reads exactly the features that FID uses
+    logits.sum().backward()
+    assert x.grad.abs().sum() > 0
 
 
 @pytest.mark.parametrize("name", MODELS)

@@ -5,6 +5,8 @@ domain classifier's penultimate layer for digits, Inception for photographs."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 from scipy import linalg
@@ -29,7 +31,9 @@ def frechet_distance(real: torch.Tensor, fake: torch.Tensor) -> float:
     real, fake = _check(real, fake)
     mu_r, mu_f = real.mean(0).numpy(), fake.mean(0).numpy()
     cov_r, cov_f = np.cov(real.numpy(), rowvar=False), np.cov(fake.numpy(), rowvar=False)
-    covmean = linalg.sqrtm(cov_r @ cov_f)
+    with warnings.catch_warnings():  # a singular product is handled below
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        covmean = linalg.sqrtm(cov_r @ cov_f)
     if not np.isfinite(covmean).all():  # a singular product: move both off singularity a little, as pytorch-fid does
         offset = np.eye(cov_r.shape[0]) * 1e-6
         covmean = linalg.sqrtm((cov_r + offset) @ (cov_f + offset))

@@ -37,6 +37,27 @@ class ResBlock(nn.Module):
         return x + self.conv2(F.relu(self.conv1(x)))
 
 
+class ConditionalBatchNorm2d(nn.Module):
+    """BatchNorm whose scale and shift are looked up per class (de Vries et al. 2017, as in Miyato and Koyama
+    2018's generator); with ``num_classes=0`` it is a plain BatchNorm2d with learned scale and shift."""
+
+    def __init__(self, features: int, num_classes: int = 0) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.bn = nn.BatchNorm2d(features, affine=num_classes == 0)
+        if num_classes:
+            self.scale = nn.Embedding(num_classes, features)
+            self.shift = nn.Embedding(num_classes, features)
+            nn.init.ones_(self.scale.weight)
+            nn.init.zeros_(self.shift.weight)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.bn(x)
+        if not self.num_classes:
+            return h
+        return h * self.scale(labels)[:, :, None, None] + self.shift(labels)[:, :, None, None]
+
+
 def init_weights(module: nn.Module) -> None:
     """Kaiming-normal init for convolutions that were not initialised on purpose (all-zero weights are kept)."""
     for m in module.modules():

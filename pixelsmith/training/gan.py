@@ -60,6 +60,7 @@ class GANObjective(Objective):
     datasets = ("mnist", "fashion-mnist", "folder")
     Args = GANArgs
     example_args = {"loss": "wasserstein", "n_critic": 2, "gp_weight": 10.0, "lr_d": 4e-4}
+    example_model = "dcgan"
 
     def __init__(self, cfg, model, wrap):
         super().__init__(cfg, model, wrap)

@@ -36,6 +36,7 @@ class Objective:
     datasets: tuple[str, ...] = ()  # data sets (TrainConfig.data) it reads
     Args: type = NoArgs
     example_args: dict[str, Any] = {}  # small options for the registry's tests
+    example_model: str = ""  # the registered model the tests train with it ("" = the first of its family)
 
     def __init__(self, cfg: TrainConfig, model: nn.Module, wrap: Callable[[nn.Module], nn.Module]) -> None:
         self.cfg, self.model = cfg, model
@@ -133,7 +134,7 @@ def register_objective(name: str) -> Callable[[type[Objective]], type[Objective]
 
 def _ensure_builtin_objectives() -> None:
     # Importing the modules runs their @register_objective decorators.
-    from pixelsmith.training import gan, restore  # noqa: F401
+    from pixelsmith.training import classify, gan, restore, vae  # noqa: F401
 
 
 def list_objectives() -> list[str]:

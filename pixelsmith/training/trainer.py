@@ -27,6 +27,7 @@ from pixelsmith.hub import from_pretrained, save_pretrained, transplant
 from pixelsmith.io import atomic_write
 from pixelsmith.progress import Progress, report
 from pixelsmith.registry import create_model, get_entry
+from pixelsmith.training.evaluation import TrainingEvaluator
 from pixelsmith.training.objectives import get_objective
 
 CHECKPOINT = "checkpoint.pt"
@@ -144,6 +145,7 @@ class Trainer:
         self.schedulers = {name: torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(self.cfg, s))
                            for name, opt in self.objective.optimizers.items()}
         self.step = 0
+        self.best = {"fid": float("inf"), "step": 0}  # the best evaluation so far, kept as out/best
         if self.checkpoint is not None:
             self._load_state(self.checkpoint)
         if self.world > 1 and not self.is_main:
@@ -152,6 +154,9 @@ class Trainer:
         if self.world > 1 and self.is_main:
             dist.barrier()
         self.held_out = self.objective.held_out(lambda: build_dataset(cfg, train=False), self.device)
+        self.evaluator = None
+        if self.is_main and self.model.config["family"] == "generate" and TrainingEvaluator.wanted(cfg):
+            self.evaluator = TrainingEvaluator(cfg, self.dataset)
 
     def _build_model(self) -> nn.Module:
         """A new model, or one started from ``init_from``: loaded as it is when the recipe gives no model_args,
@@ -179,6 +184,7 @@ class Trainer:
             "optimizers": {k: o.state_dict() for k, o in self.objective.optimizers.items()},
             "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
             "rng": torch.get_rng_state(),
+            "best": dict(self.best),
             "pixelsmith_checkpoint": CHECKPOINT_VERSION,
         }
 
@@ -200,6 +206,7 @@ class Trainer:
                                   f"({exc.__class__.__name__}: {exc})") from None
         torch.set_rng_state(state["rng"])
         self.step = state["step"]
+        self.best = dict(state.get("best", self.best))
 
     def _ema_target_name(self) -> str:
         """The name of the objective's EMA target inside the model ('' for the whole model)."""
@@ -293,6 +300,18 @@ class Trainer:
             self.log(metrics)
         return grid, metrics
 
+    def evaluate(self) -> dict[str, float]:
+        """Score the exported model (FID and class figures), log them, and keep it as ``out/best`` when its FID
+        is the lowest so far."""
+        model = self.export_model()
+        metrics = self.evaluator(model)
+        self.log(metrics)
+        if metrics["fid"] < self.best["fid"]:
+            self.best = {"fid": metrics["fid"], "step": self.step}
+            save_pretrained(model, self.out / "best", metadata={"recipe": self.cfg.to_dict(), "step": self.step,
+                                                                 "train_fid": metrics["fid"]})
+        return metrics | {"best_fid": self.best["fid"]}
+
     # ---- the loop ----------------------------------------------------------------------------------
     def _catch_signals(self) -> dict:
         """Ctrl-C (SIGINT) and SIGTERM only raise a flag, so the step in flight completes before the run
@@ -323,7 +342,10 @@ class Trainer:
         cfg = self.cfg
         per_step = cfg.batch_size * self.objective.batches_per_step()
         sampler = StepBatches(len(self.dataset), per_step, cfg.seed, self.step, cfg.steps, self.rank, self.world)
-        loader = DataLoader(self.dataset, batch_sampler=sampler, num_workers=cfg.num_workers)
+        # its own generator, so starting the loader draws nothing from the global RNG that dropout and the
+        # checkpoint's RNG state share
+        loader = DataLoader(self.dataset, batch_sampler=sampler, num_workers=cfg.num_workers,
+                            generator=torch.Generator().manual_seed(cfg.seed))
         if self.is_main:
             self._open_logs()
         previous_handlers = self._catch_signals()
@@ -353,6 +375,8 @@ class Trainer:
                     if self.step % cfg.sample_every == 0 or self.step == cfg.steps:
                         grid, metrics = self.preview()
                         losses = losses | metrics
+                    if self.evaluator is not None and (self.step % cfg.eval_every == 0 or self.step == cfg.steps):
+                        losses = losses | self.evaluate()
                 try:
                     report(self.progress, "steps", self.step, cfg.steps, grid, **losses, img_per_s=rate)
                 except Cancelled:
