@@ -459,6 +459,19 @@ COMMANDS = {"models": cmd_models, "restore": cmd_restore, "degrade": cmd_degrade
             "train": cmd_train, "evaluate": cmd_evaluate, "demo": cmd_demo}
 
 
+def _show_notes(command: str) -> None:
+    """The library's notes (``logging.getLogger("pixelsmith")`` warnings, such as images being resized) as one
+    line each on stderr."""
+    import logging
+
+    logger = logging.getLogger("pixelsmith")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(f"pixelsmith {command}: note: %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
     parser = build_parser()
@@ -467,6 +480,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command != "train" or any("=" not in e or e.startswith("-") for e in extra):
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         args.overrides += extra
+    _show_notes(args.command)
     try:
         return COMMANDS[args.command](args)
     except UsageError as exc:

@@ -78,6 +78,7 @@ class IDXDataset(Dataset):
             images, labels = images[:limit], labels[:limit]
         self.images = torch.from_numpy(images.copy())[:, None]
         self.labels = torch.from_numpy(labels.astype(np.int64))
+        self.classes = [str(c) for c in range(int(self.labels.max()) + 1)] if len(self.labels) else []
 
     def __len__(self) -> int:
         return len(self.images)

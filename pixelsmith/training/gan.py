@@ -12,7 +12,7 @@ import torch.nn as nn
 
 from pixelsmith.errors import PixelsmithError
 from pixelsmith.losses import GAN_LOSSES, discriminator_loss, generator_loss
-from pixelsmith.training.objectives import Objective, register_objective
+from pixelsmith.training.objectives import Objective, check_image_shape, register_objective
 
 
 @dataclass
@@ -69,6 +69,14 @@ class GANObjective(Objective):
         a = self.args
         self.optimizers["generator"] = self.adam(model.generator.parameters(), a.lr_g, a.betas_g)
         self.optimizers["discriminator"] = self.adam(model.discriminator.parameters(), a.lr_d, a.betas_d)
+
+    def check_data(self, dataset) -> None:
+        super().check_data(dataset)
+        check_image_shape(dataset, self.model)
+        classes = getattr(dataset, "classes", None)
+        if self.conditional and classes is not None and len(classes) != self.model.num_classes:
+            raise PixelsmithError(f"{self.cfg.data_root}: {len(classes)} class subfolders but the model has "
+                                  f"num_classes={self.model.num_classes}; set model_args.num_classes={len(classes)}")
 
     def batches_per_step(self) -> int:
         return self.args.n_critic

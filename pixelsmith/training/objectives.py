@@ -70,6 +70,12 @@ class Objective:
                                   f"not '{cfg.data}'")
         cls.parse_args(cfg.objective_args)
 
+    def check_data(self, dataset) -> None:
+        """A one-line error when the training data cannot feed this model (shapes, classes, size)."""
+        if len(dataset) < self.cfg.batch_size:
+            raise PixelsmithError(f"{self.cfg.data_root}: {len(dataset)} images, fewer than one batch "
+                                  f"(batch_size={self.cfg.batch_size}); give more images or a smaller batch_size")
+
     def batches_per_step(self) -> int:
         """How many batches of ``batch_size`` samples one ``step`` consumes (several critic updates, ...)."""
         return 1
@@ -117,6 +123,17 @@ class Objective:
         if self.cfg.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)
         opt.step()
+
+
+def check_image_shape(dataset, model: nn.Module) -> None:
+    """A one-line error when the data set's images are not the shape a generative model makes."""
+    args = model.config.get("args", {})
+    image = torch.as_tensor(dataset[0][0])
+    wanted = (args.get("channels", 1), args.get("size", 28), args.get("size", 28))
+    if tuple(image.shape) != wanted:
+        raise PixelsmithError(f"the data's images are {'x'.join(map(str, image.shape))} (channels x height x width) "
+                              f"but the model makes {'x'.join(map(str, wanted))}; set data_args.size and "
+                              f"data_args.channels to match model_args.size and model_args.channels")
 
 
 def register_objective(name: str) -> Callable[[type[Objective]], type[Objective]]:

@@ -151,6 +151,7 @@ class Trainer:
         if self.world > 1 and not self.is_main:
             dist.barrier()  # rank 0 reads (and, with --download, fetches) the data first
         self.dataset = build_dataset(cfg, train=True)
+        self.objective.check_data(self.dataset)
         if self.world > 1 and self.is_main:
             dist.barrier()
         self.held_out = self.objective.held_out(lambda: build_dataset(cfg, train=False), self.device)

@@ -9,7 +9,7 @@ import torch
 import torch.nn as nn
 
 from pixelsmith.errors import PixelsmithError
-from pixelsmith.training.objectives import Objective, register_objective
+from pixelsmith.training.objectives import Objective, check_image_shape, register_objective
 
 
 @dataclass
@@ -41,6 +41,10 @@ class VAEObjective(Objective):
             raise PixelsmithError(f"objective=vae trains VAEs; model={cfg.model} is not one")
         self.net = wrap(model)
         self.optimizers["model"] = self.adam(model.parameters())
+
+    def check_data(self, dataset) -> None:
+        super().check_data(dataset)
+        check_image_shape(dataset, self.model)
 
     def prepare(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         if self.model.likelihood == "bernoulli":
