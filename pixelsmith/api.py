@@ -104,6 +104,16 @@ def generate(name_or_model: str | Path | nn.Module, n: int, seed: int = 0, *, pr
     return sample(name_or_model, n, seed=seed, progress=progress, **options)
 
 
+def evaluate(name_or_model: str | Path | nn.Module | None = None, n: int = 10_000, reference: str = "mnist-test",
+             **kwargs: Any) -> dict[str, Any]:
+    """Scores of a generator's ``n`` samples against ``reference`` (FID, KID, precision/recall, density/coverage,
+    class spread, confidence), the floor of real data beside them, and the protocol; ``samples=FOLDER`` judges a
+    folder of images instead (see :func:`pixelsmith.pipelines.evaluate.evaluate`)."""
+    from pixelsmith.pipelines.evaluate import evaluate as score
+
+    return score(name_or_model, n=n, reference=reference, **kwargs)
+
+
 def list_models(family: str | None = None) -> list[str]:
     """Names of the bundled pretrained models (what :func:`load` accepts by name), optionally of one ``family``
     (restore, generate, predict, classify)."""

@@ -264,6 +264,9 @@ def cmd_models(args) -> int:
     for name in list_bundled():
         config = read_config(name)
         does = f"restores={config['restores']}" if "restores" in config else ""
+        scored = config.get("metadata", {}).get("evaluation")
+        if scored:  # measured by benchmarks/generate.py, kept with the weights
+            does = f"FID={scored['fid']:.4g} (floor {scored['floor_fid']:.4g}, {scored['reference']})"
         print(f"  {name:<24} family={config['family']:<9} {does:<17} params={parameter_count(name) / 1e6:6.2f}M  "
               f"size={folder_size(name) / 1e6:5.1f} MB  arch={config['model']}  "
               f"{config.get('metadata', {}).get('description', '')}", flush=True)

@@ -115,13 +115,16 @@ class GANObjective(Objective):
         return losses | {"g_loss": g_loss.item()}
 
     def held_out(self, build_held_out, device):
-        """Fixed latents (and labels 0-9 in turn for a conditional model), so successive grids compare."""
-        z = torch.randn(64, self.model.latent_dim, generator=torch.Generator().manual_seed(self.cfg.seed))
-        labels = torch.arange(64) % self.model.num_classes if self.conditional else None
+        """Fixed latents, so successive grids compare; a conditional model draws 8 rows of classes 0, 1, ... in turn
+        (a column per class)."""
+        k = self.model.num_classes if self.conditional else 0
+        n = 8 * k if k else 64
+        z = torch.randn(n, self.model.latent_dim, generator=torch.Generator().manual_seed(self.cfg.seed))
+        labels = torch.arange(n) % k if k else None
         return z.to(device), None if labels is None else labels.to(device)
 
     @torch.no_grad()
     def preview(self, model: nn.Module, held_out) -> tuple[torch.Tensor, int, dict[str, float]]:
         z, labels = held_out
         images = model.generate(z, labels) if self.conditional else model.generate(z)
-        return images, 8, {}
+        return images, self.model.num_classes if self.conditional else 8, {}
