@@ -103,3 +103,22 @@ def test_data_that_cannot_feed_the_model_is_refused(tmp_path):
         with pytest.raises(PixelsmithError, match=message):
             train(cfg, tmp_path / f"run{i}")
         assert not (tmp_path / f"run{i}" / "checkpoint.pt").exists()
+
+
+@pytest.mark.cli
+def test_the_command_line_trains_on_a_folder_and_draws_a_chosen_class(capsys, tmp_path):
+    from conftest import run_main
+
+    root = folder_of(tmp_path / "own", [28] * 4, channels=1)
+    code, out, err = run_main(capsys, "train", "cgan-mnist", f"data_root={root}", "data=folder", "steps=2",
+                              "batch_size=4", "model_args.width=4", "model_args.num_classes=2", "eval_every=0",
+                              "--out", tmp_path / "run", "--no-progress")
+    assert code == 0, err
+    code, out, err = run_main(capsys, "generate", "--model", tmp_path / "run", "-n", 3, "-o", tmp_path / "ones",
+                              "--class", 1)
+    assert code == 0 and sorted(p.name for p in (tmp_path / "ones").iterdir()) == ["000000.png", "000001.png",
+                                                                                   "000002.png"]
+    code, out, err = run_main(capsys, "generate", "--model", tmp_path / "run", "-n", 3, "-o", tmp_path / "x",
+                              "--class", 2)
+    assert code == 1 and "--class 2 is out of range; this model draws classes 0 to 1" in err
+    assert not (tmp_path / "x").exists()
