@@ -13,7 +13,7 @@ from pixelsmith.errors import PixelsmithError
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
-BUFFERS = ("running_mean", "running_var", "num_batches_tracked")  # saved with the weights, but not parameters
+BUFFERS = ("running_mean", "running_var", "num_batches_tracked", "_u", "_v")  # saved with the weights, but not parameters (batch-norm statistics, spectral norm's power-iteration vectors)
 
 
 def list_bundled() -> list[str]:
@@ -67,7 +67,7 @@ def upgrade_config(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def parameter_count(name_or_dir: str | Path) -> int:
-    """Parameters in a model folder's weights file (batch-norm statistics left out), from its header only."""
+    """Parameters in a model folder's weights file (buffers left out), from its header only."""
     from safetensors import safe_open
 
     weights = resolve(name_or_dir) / WEIGHTS_NAME
