@@ -123,6 +123,19 @@ def data_for(tmp_path, labelled_folder, tiny_mnist, gray_folder):
             "patches": (gray_folder, {"patch_size": 32, "holdout": 2})}
 
 
+def train_whole_and_interrupted(cfg, tmp_path):
+    """``cfg`` trained into tmp_path/whole in one go, and into tmp_path/split stopped after step 2 and resumed."""
+    train(cfg, tmp_path / "whole")
+
+    def stop_at_two(event):
+        if event.done == 2:
+            raise Cancelled
+
+    with pytest.raises(Cancelled):
+        train(cfg, tmp_path / "split", progress=stop_at_two)
+    train(cfg, tmp_path / "split", resume=True)
+
+
 @pytest.mark.parametrize("name", list_objectives())
 def test_every_objective_trains_stops_and_resumes_exactly(tmp_path, data_for, name):
     """Each registered objective, with its example options, on the first model family and data set it takes."""
@@ -133,15 +146,7 @@ def test_every_objective_trains_stops_and_resumes_exactly(tmp_path, data_for, na
                                      model_args=get_entry(model).example_args, data=objective.datasets[0],
                                      data_root=str(root), data_args=data_args, steps=4, batch_size=4, lr=1e-3,
                                      ema_decay=0.5, log_every=1, sample_every=2, ckpt_every=100))
-    train(cfg, tmp_path / "whole")
-
-    def stop_at_two(event):
-        if event.done == 2:
-            raise Cancelled
-
-    with pytest.raises(Cancelled):
-        train(cfg, tmp_path / "split", progress=stop_at_two)
-    train(cfg, tmp_path / "split", resume=True)
+    train_whole_and_interrupted(cfg, tmp_path)
     whole = load_file(tmp_path / "whole" / "model" / "model.safetensors")
     split = load_file(tmp_path / "split" / "model" / "model.safetensors")
     for key in whole:
@@ -198,15 +203,7 @@ def test_every_generator_trains_stops_and_resumes_to_identical_weights(tmp_path,
                                      model=model, model_args=model_args, data="mnist", data_root=str(tiny_mnist),
                                      steps=4, batch_size=4, lr=1e-3, ema_decay=0.5, log_every=1, sample_every=2,
                                      ckpt_every=100))
-    train(cfg, tmp_path / "whole")
-
-    def stop_at_two(event):
-        if event.done == 2:
-            raise Cancelled
-
-    with pytest.raises(Cancelled):
-        train(cfg, tmp_path / "split", progress=stop_at_two)
-    train(cfg, tmp_path / "split", resume=True)
+    train_whole_and_interrupted(cfg, tmp_path)
     whole = torch.load(tmp_path / "whole" / "checkpoint.pt", weights_only=True)["model"]
     split = torch.load(tmp_path / "split" / "checkpoint.pt", weights_only=True)["model"]
     assert whole.keys() == split.keys()
