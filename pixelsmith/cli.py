@@ -23,6 +23,7 @@ EXAMPLES = {
     "restore": "pixelsmith restore noisy.png -o clean.png --task denoise\n"
                "  pixelsmith restore photos/ -o restored/ --method bm3d --sigma 25\n"
                "  pixelsmith restore holes.png -o filled.png --task inpaint --mask mask.png\n"
+               "  pixelsmith restore digit.png -o filled.png --task inpaint --mask mask.png --method diffusion\n"
                "  pixelsmith restore small.png -o big.png --task sr --scale 4\n"
                "  pixelsmith restore shaky.png -o sharp.png --task deblur --kernel motion:15:30\n"
                "  pixelsmith restore photo.jpg -o clean.png --task jpeg\n"
@@ -33,7 +34,8 @@ EXAMPLES = {
                "  pixelsmith degrade clean.png -o photo.jpg --jpeg 10",
     "export": "pixelsmith export --model resunet-denoise-gray --format onnx -o denoise.onnx",
     "generate": "pixelsmith generate --model dcgan-mnist -n 64 -o out/ --grid grid.png --seed 0\n"
-                "  pixelsmith generate --model dcgan-mnist -n 16 -o out/ --option temperature=0.8",
+                "  pixelsmith generate --model dcgan-mnist -n 16 -o out/ --option temperature=0.8\n"
+                "  pixelsmith generate --model ddpm-mnist -n 100 -o out/ --sampler dpm --steps 25 --class 7 --guidance 1",
     "train": "pixelsmith train configs/dcgan-mnist.json --out runs/dcgan\n"
              "  pixelsmith train configs/dcgan-mnist.json steps=10000 --out runs/dcgan --resume\n"
              "  torchrun --standalone --nproc_per_node 2 --no-python pixelsmith train dcgan-mnist --out runs/ddp",
@@ -156,8 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quality", type=int, help="jpeg: the JPEG quality (read from the file's tables when absent)")
     p.add_argument("--mask", help="inpaint: mask image, white = missing (default: the transparent pixels)")
     p.add_argument("--iterations", type=int, help="dip: iterations (default 2000, with early stopping); "
-                                                  "sr/deblur: plug-and-play iterations (default 24 for sr, 8 for deblur)")
-    p.add_argument("--model", help="bundled model name or model folder (default: the bundled one for the task)")
+                                                  "sr/deblur: plug-and-play iterations (default 24 for sr, 8 for deblur); "
+                                                  "inpaint --method diffusion: RePaint's reverse steps (default 100)")
+    p.add_argument("--model", help="bundled model name or model folder (default: the bundled one for the task; "
+                                   "ddpm-mnist for inpaint --method diffusion)")
     p.add_argument("--colour", default="auto", choices=["auto", "mix", "views"],
                    help="denoise, colour images: views (the gray model on opponent channels, for unclipped noise), "
                         "mix (two views mixed with the colour model by noise level, for files) or auto (default: "
@@ -196,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grid", help="also write all samples as one grid image here")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--class", dest="label", type=int, help="class label, for models that take one")
+    p.add_argument("--sampler", help="diffusion sampler: ddpm, ddim or dpm (DPM-Solver++, the default)")
     p.add_argument("--steps", type=int, help="sampling steps, for models that take them")
     p.add_argument("--guidance", type=float, help="guidance strength, for models that take it")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
@@ -345,8 +350,10 @@ def cmd_export(args) -> int:
 
 
 def _sample_options(args) -> dict:
-    """The sampling options of ``generate``'s flags: --class, --steps, --guidance and each --option KEY=VALUE."""
-    options = {name: getattr(args, name) for name in ("label", "steps", "guidance") if getattr(args, name) is not None}
+    """The sampling options of ``generate``'s flags: --class, --sampler, --steps, --guidance and each --option
+    KEY=VALUE."""
+    options = {name: getattr(args, name) for name in ("label", "sampler", "steps", "guidance")
+               if getattr(args, name) is not None}
     for item in args.option:
         key, sep, value = item.partition("=")
         if not sep or not key:

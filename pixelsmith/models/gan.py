@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch.nn.utils.parametrizations import spectral_norm
 
 from pixelsmith.errors import PixelsmithError
-from pixelsmith.models.generative import SampleOption
+from pixelsmith.models.generative import SampleOption, draw_labels
 from pixelsmith.nn import ConditionalBatchNorm2d
 from pixelsmith.progress import Progress
 from pixelsmith.registry import register_model
@@ -50,15 +50,8 @@ class GAN(nn.Module):
         return (self.discriminator(x, labels) if self.num_classes else self.discriminator(x)).reshape(-1)
 
     def labels_for(self, n: int, label: int, generator: torch.Generator | None) -> torch.Tensor | None:
-        """The class of each of ``n`` samples: ``label`` for all, or uniform draws when it is -1."""
-        if not self.num_classes:
-            return None
-        if label >= self.num_classes:
-            raise PixelsmithError(f"label={label} is out of range; this model draws classes 0 to "
-                                  f"{self.num_classes - 1} (or -1 for a random class each)")
-        if label >= 0:
-            return torch.full((n,), label, dtype=torch.long)
-        return torch.randint(self.num_classes, (n,), generator=generator)
+        """The class of each of ``n`` samples (:func:`draw_labels`)."""
+        return draw_labels(n, label, self.num_classes, generator)
 
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator | None = None, progress: Progress = None,

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import torch
 import torch.nn as nn
 
 from pixelsmith.errors import UsageError
@@ -47,3 +48,16 @@ def check_sample_options(model: nn.Module, options: dict[str, Any]) -> dict[str,
             raise UsageError(f"{name}={value} is out of range; accepted: {option.minimum} to {option.maximum}")
         checked[name] = converted
     return checked
+
+
+def draw_labels(n: int, label: int, num_classes: int, generator: torch.Generator | None) -> torch.Tensor | None:
+    """The class of each of ``n`` samples: ``label`` for all, or uniform draws when it is -1; None for a model
+    without classes."""
+    if not num_classes:
+        return None
+    if label >= num_classes:
+        raise UsageError(f"label={label} is out of range; this model draws classes 0 to {num_classes - 1} "
+                         f"(or -1 for a random class each)")
+    if label >= 0:
+        return torch.full((n,), label, dtype=torch.long)
+    return torch.randint(num_classes, (n,), generator=generator)

@@ -1,7 +1,8 @@
 """The restoration tasks, the methods each accepts, the bundled model each uses by default, and the checks of
 their parameters. Kept free of heavy imports, so the CLI starts fast.
 
-'model' is the learned method; 'dip' is Deep Image Prior; the rest are the classical baselines. Errors name the
+'model' is the learned method; 'dip' is Deep Image Prior; 'diffusion' is RePaint with a diffusion model; the rest
+are the classical baselines. Errors name the
 parameter as ``name=value``; the CLI shows its flag instead."""
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ DEBLURRERS = ("wiener", "rl")
 
 METHODS = {
     "denoise": ("model", "dip", *DENOISERS),
-    "inpaint": ("model", "dip", *INPAINTERS),
+    "inpaint": ("model", "dip", "diffusion", *INPAINTERS),
     "sr": ("model", *UPSCALERS),
     "deblur": ("model", *DEBLURRERS),
     "jpeg": ("model", "none"),
@@ -31,6 +32,7 @@ SCALES = (2, 3, 4)
 # The bundled model of each task. Super-resolution and deblurring are plug-and-play with the denoiser as prior.
 DEFAULT_MODELS = {"denoise": "resunet-denoise-gray", "inpaint": "resunet-inpaint", "sr": "resunet-denoise-gray",
                   "deblur": "resunet-denoise-gray", "jpeg": "resunet-jpeg-gray"}
+DIFFUSION_MODEL = "ddpm-mnist"  # inpaint's method=diffusion (RePaint) on images of the model's domain and size
 COLOUR_DENOISER = "resunet-denoise-color"  # joins the gray model's views on colour files (denoise's colour="mix")
 # What a task's model must restore (its config.json's "restores").
 NEEDS = {"denoise": "denoise", "inpaint": "inpaint", "sr": "denoise", "deblur": "denoise", "jpeg": "jpeg"}

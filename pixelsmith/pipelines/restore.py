@@ -109,14 +109,15 @@ def restore_image(image: ImageData, opts: RestoreOptions, progress: Progress = N
     common = {"method": opts.method, "model": opts.model, "bf16": opts.bf16, "progress": progress}
     extra = {"iterations": opts.iterations} if opts.iterations else {}
     check_method(opts.task, opts.method)
-    x = grow(x)
+    side = 0 if opts.method == "diffusion" else MIN_SIDE  # a diffusion model fills images of its own size only
+    x = grow(x, side)
     if opts.task == "denoise":
         x = denoise(x, opts.sigma, colour=opts.colour, ensemble=opts.ensemble, **common, **extra)
     elif opts.task == "inpaint":
         holes, from_alpha = _mask_for(image, opts, mask)
         alpha = None if from_alpha else alpha
         if holes.any():
-            x = inpaint(x, grow(holes), ensemble=opts.ensemble, **common, **extra)
+            x = inpaint(x, grow(holes, side), ensemble=opts.ensemble, **common, **extra)
     elif opts.task == "sr":
         x = super_resolve(x, opts.scale, **common, **extra)
         if alpha is not None:

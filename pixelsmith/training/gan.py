@@ -12,7 +12,7 @@ import torch.nn as nn
 
 from pixelsmith.errors import PixelsmithError
 from pixelsmith.losses import GAN_LOSSES, discriminator_loss, generator_loss
-from pixelsmith.training.objectives import Objective, check_image_shape, register_objective
+from pixelsmith.training.objectives import Objective, check_classes, check_image_shape, register_objective
 
 
 @dataclass
@@ -73,10 +73,7 @@ class GANObjective(Objective):
     def check_data(self, dataset) -> None:
         super().check_data(dataset)
         check_image_shape(dataset, self.model)
-        classes = getattr(dataset, "classes", None)
-        if self.conditional and classes is not None and len(classes) != self.model.num_classes:
-            raise PixelsmithError(f"{self.cfg.data_root}: {len(classes)} class subfolders but the model has "
-                                  f"num_classes={self.model.num_classes}; set model_args.num_classes={len(classes)}")
+        check_classes(dataset, self.model, self.cfg)
 
     def batches_per_step(self) -> int:
         return self.args.n_critic

@@ -136,6 +136,14 @@ def check_image_shape(dataset, model: nn.Module) -> None:
                               f"data_args.channels to match model_args.size and model_args.channels")
 
 
+def check_classes(dataset, model: nn.Module, cfg: TrainConfig) -> None:
+    """A one-line error when a class-conditional model's class count is not the data's."""
+    classes, wanted = getattr(dataset, "classes", None), getattr(model, "num_classes", 0)
+    if wanted and classes is not None and len(classes) != wanted:
+        raise PixelsmithError(f"{cfg.data_root}: {len(classes)} class subfolders but the model has "
+                              f"num_classes={wanted}; set model_args.num_classes={len(classes)}")
+
+
 def register_objective(name: str) -> Callable[[type[Objective]], type[Objective]]:
     """Class decorator: register an :class:`Objective` subclass under ``name``."""
 
@@ -151,7 +159,7 @@ def register_objective(name: str) -> Callable[[type[Objective]], type[Objective]
 
 def _ensure_builtin_objectives() -> None:
     # Importing the modules runs their @register_objective decorators.
-    from pixelsmith.training import classify, gan, restore, vae  # noqa: F401
+    from pixelsmith.training import classify, diffusion, gan, restore, vae  # noqa: F401
 
 
 def list_objectives() -> list[str]:

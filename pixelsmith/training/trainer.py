@@ -16,7 +16,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 import torch.nn as nn
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader, Sampler
 
 from pixelsmith.catalog import read_config
@@ -33,6 +33,17 @@ from pixelsmith.training.objectives import get_objective
 CHECKPOINT = "checkpoint.pt"
 CHECKPOINT_VERSION = 2  # the layout of checkpoint.pt; 1 (no version key) is still read
 
+
+def ema_with_warmup(decay: float):
+    """The EMA update of AveragedModel with the decay warmed up as min(decay, (1 + n) / (10 + n)) after n
+    updates (timm's and diffusers' warm-up), so early evaluations do not average in the random initial weights."""
+
+    @torch.no_grad()
+    def update(ema_params, params, n_averaged) -> None:
+        n = float(n_averaged)
+        torch._foreach_lerp_(ema_params, params, 1 - min(decay, (1 + n) / (10 + n)))
+
+    return update
 
 class StepBatches(Sampler):
     """Keys of the samples of each step, from ``start`` on: epoch e visits the items in the order of a
@@ -140,7 +151,7 @@ class Trainer:
             self.model = self.model.to(memory_format=torch.channels_last)
         wrap = self._ddp_wrap if self.world > 1 else (lambda m: m)
         self.objective = get_objective(cfg.objective)(cfg, self.model, wrap)
-        self.ema = (AveragedModel(self.objective.ema_target(), multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay),
+        self.ema = (AveragedModel(self.objective.ema_target(), multi_avg_fn=ema_with_warmup(cfg.ema_decay),
                                   use_buffers=True) if cfg.ema_decay > 0 else None)
         self.schedulers = {name: torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(self.cfg, s))
                            for name, opt in self.objective.optimizers.items()}
