@@ -391,7 +391,7 @@ RESTORE_ERRORS = [
                                                 "accepted: model, bicubic, lanczos"]),
     (["--task", "jpeg", "--method", "nlm"], 2, ["accepted: model, none"]),
     (["--task", "deblur", "--kernel", "gaussian:1", "--method", "telea"], 2, ["accepted: model, wiener, rl"]),
-    (["--task", "inpaint", "--method", "lanczos"], 2, ["accepted: model, dip, telea, ns, biharmonic"]),
+    (["--task", "inpaint", "--method", "lanczos"], 2, ["accepted: model, dip, diffusion, telea, ns, biharmonic"]),
     (["--task", "denoise", "--iterations", "0"], 2, ["--iterations 0"]),
     (["--task", "paint"], 2, ["invalid choice"]),
     (["--colour", "rainbow"], 2, ["invalid choice"]),

@@ -196,8 +196,8 @@ def test_gan_ema_averages_the_generator_only(tmp_path, tiny_mnist):
 @pytest.mark.parametrize("model", list_models("generate"))
 def test_every_generator_trains_stops_and_resumes_to_identical_weights(tmp_path, tiny_mnist, model):
     """Each generative architecture with the objective that trains it (spectral norm's power-iteration vectors,
-    the VAE's KL warm-up and the critic steps included)."""
-    objective = "vae" if model == "vae" else "gan"
+    the VAE's KL warm-up, the critic steps and the diffusion objective's dropped labels included)."""
+    objective = {"vae": "vae", "ddpm": "diffusion"}.get(model, "gan")
     model_args = get_entry(model).example_args | ({"num_classes": 10} if model == "cgan" else {})
     cfg = TrainConfig.from_dict(dict(objective=objective, objective_args=get_objective(objective).example_args,
                                      model=model, model_args=model_args, data="mnist", data_root=str(tiny_mnist),

@@ -94,7 +94,7 @@ def test_data_that_cannot_feed_the_model_is_refused(tmp_path):
         (folder_recipe(tmp_path / "empty"), "no images found"),
         (folder_recipe(root, batch_size=8), "6 images, fewer than one batch \\(batch_size=8\\)"),
         (folder_recipe(root, model_args={"width": 4, "latent_dim": 8, "num_classes": 3, "size": 32, "channels": 3}),
-         "2 class subfolders but the model has num_classes=3; set model_args.num_classes=2"),
+         r"2 classes \(class subfolders or labels\) but the model has num_classes=3; set model_args.num_classes=2"),
         (folder_recipe(root, data_args={"size": 28, "channels": 3}),
          "the data's images are 3x28x28 .* but the model makes 3x32x32"),
         (folder_recipe(root, data_args={"size": 32, "channels": 2}), "data_args.channels=2 is not supported"),
@@ -120,5 +120,5 @@ def test_the_command_line_trains_on_a_folder_and_draws_a_chosen_class(capsys, tm
                                                                                    "000002.png"]
     code, out, err = run_main(capsys, "generate", "--model", tmp_path / "run", "-n", 3, "-o", tmp_path / "x",
                               "--class", 2)
-    assert code == 1 and "--class 2 is out of range; this model draws classes 0 to 1" in err
+    assert code == 2 and "--class 2 is out of range; this model draws classes 0 to 1" in err
     assert not (tmp_path / "x").exists()

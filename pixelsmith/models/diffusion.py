@@ -233,7 +233,7 @@ def check_diffusion(model: nn.Module, what: str) -> "Diffusion":
 
 
 @register_model("ddpm", family="generate",
-                example_args={"width": 8, "mults": [1, 2], "attention_below": 14, "num_classes": 3, "dropout": 0.0})
+                example_args={"width": 8, "mults": [1, 2], "attention_below": 14, "num_classes": 10, "dropout": 0.0})
 def ddpm(channels: int = 1, size: int = 28, width: int = 32, mults: tuple[int, ...] = (1, 2, 2), blocks: int = 1,
          attention_below: int = 7, num_classes: int = 0, dropout: float = 0.1, schedule: str = "cosine",
          timesteps: int = 1000, prediction: str = "eps", guidance: float = 0.0) -> Diffusion:

@@ -82,10 +82,12 @@ def _sample(model: nn.Module, n: int, seed: int, progress: Progress, options: di
 def evaluate(model: nn.Module | str | Path | None = None, n: int = 10_000, reference: str = "mnist-test",
              data_root: str | Path | None = None, seed: int = 0, samples: str | Path | None = None,
              features: str = "classifier", classifier: str | None = None, inception_weights: str | None = None,
-             floor: bool = True, progress: Progress = None, **options) -> dict[str, Any]:
+             floor: bool = True, per_class: int | None = None, progress: Progress = None, **options
+             ) -> dict[str, Any]:
     """Scores of ``n`` samples of ``model`` (or of the images in the folder ``samples``) against ``n`` images
     of ``reference``, the floor beside them, and the protocol; a conditional model is also asked for each class
-    in turn (``per_class_accuracy``: how often the classifier agrees)."""
+    in turn, ``per_class`` samples each (default max(100, n / 10); 0 skips it), and ``per_class_accuracy`` says
+    how often the classifier agrees."""
     if (model is None) == (samples is None):
         raise UsageError("give model=NAME or samples=FOLDER (one of them)")
     if n < 10:
@@ -117,8 +119,10 @@ def evaluate(model: nn.Module | str | Path | None = None, n: int = 10_000, refer
         images, rate = _sample(model, n, seed + 1, progress, options)
         result["protocol"]["sampler"] = {"seed": seed + 1, **options}
         result["model"] = {"name": name} | scores(real, judge.embed(images), seed) | {"samples_per_s": rate}
-        if getattr(model, "num_classes", 0) and "label" not in options:
-            result["model"]["per_class_accuracy"] = per_class_accuracy(model, judge, max(100, n // 10), seed + 2)
+        per_class = max(100, n // 10) if per_class is None else per_class
+        if getattr(model, "num_classes", 0) and "label" not in options and per_class > 0:
+            result["model"]["per_class_accuracy"] = per_class_accuracy(model, judge, per_class, seed + 2, options)
+            result["protocol"]["per_class"] = per_class
     if floor:
         other = "test" if split == "train" else "train"
         train = real_images(dataset, other, data_root, n_real, seed + 3)
@@ -130,13 +134,14 @@ def judge_channels(judge) -> int:
     return getattr(judge, "channels", 3)
 
 
-def per_class_accuracy(model: nn.Module, judge, n: int, seed: int) -> list[float]:
-    """For each class K, the share of ``n`` samples drawn with label=K that the classifier calls K."""
+def per_class_accuracy(model: nn.Module, judge, n: int, seed: int, options: dict | None = None) -> list[float]:
+    """For each class K, the share of ``n`` samples drawn with label=K (and the other sampling ``options``) that
+    the classifier calls K."""
     from pixelsmith.pipelines.generate import generate
 
     accuracy = []
     for k in range(model.num_classes):
-        _, probs = judge.embed(generate(model, n, seed=seed + k, label=k))
+        _, probs = judge.embed(generate(model, n, seed=seed + k, label=k, **(options or {})))
         accuracy.append(float((probs.argmax(1) == k).float().mean()))
     return accuracy
 

@@ -140,7 +140,7 @@ def check_classes(dataset, model: nn.Module, cfg: TrainConfig) -> None:
     """A one-line error when a class-conditional model's class count is not the data's."""
     classes, wanted = getattr(dataset, "classes", None), getattr(model, "num_classes", 0)
     if wanted and classes is not None and len(classes) != wanted:
-        raise PixelsmithError(f"{cfg.data_root}: {len(classes)} class subfolders but the model has "
+        raise PixelsmithError(f"{cfg.data_root}: {len(classes)} classes (class subfolders or labels) but the model has "
                               f"num_classes={wanted}; set model_args.num_classes={len(classes)}")
 
 

@@ -41,7 +41,11 @@ def ema_with_warmup(decay: float):
     @torch.no_grad()
     def update(ema_params, params, n_averaged) -> None:
         n = float(n_averaged)
-        torch._foreach_lerp_(ema_params, params, 1 - min(decay, (1 + n) / (10 + n)))
+        if ema_params and torch.is_floating_point(ema_params[0]):
+            torch._foreach_lerp_(ema_params, params, 1 - min(decay, (1 + n) / (10 + n)))
+        else:  # integer buffers (BatchNorm's batch count) follow the model
+            for ema, current in zip(ema_params, params):
+                ema.copy_(current)
 
     return update
 
