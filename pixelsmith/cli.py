@@ -40,6 +40,8 @@ EXAMPLES = {
              "  pixelsmith train configs/dcgan-mnist.json steps=10000 --out runs/dcgan --resume\n"
              "  torchrun --standalone --nproc_per_node 2 --no-python pixelsmith train dcgan-mnist --out runs/ddp",
     "demo": "pixelsmith demo --out pixelsmith-demo",
+    "serve": "pixelsmith serve            (then open http://127.0.0.1:8000)\n"
+             "  pixelsmith serve --port 9000 --workers 2 --max-body-mb 20",
     "evaluate": "pixelsmith evaluate generate --model dcgan-mnist -n 10000 --reference mnist-test --json dcgan.json\n"
                 "  pixelsmith evaluate generate --samples my_samples/ --reference mnist-test\n"
                 "  pixelsmith evaluate likelihood --model vae-mnist --reference mnist-test -k 1000",
@@ -244,6 +246,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _sub(sub, "demo", "run every restoration task on sample photos and draw digits with the bundled models")
     p.add_argument("--out", default="pixelsmith-demo", help="output folder (default ./pixelsmith-demo)")
+
+    p = _sub(sub, "serve", "the HTTP API and the web page (needs the [server] extra)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1, help="jobs run at once (default 1)")
+    p.add_argument("--queue", type=int, default=8, help="jobs that may wait; more get 503 (default 8)")
+    p.add_argument("--max-body-mb", type=float, default=100, help="largest request body in MB (default 100)")
+    p.add_argument("--max-pixels", type=int, help="largest uploaded image in pixels (default 100,000,000)")
+    p.add_argument("--job-timeout", type=float, default=600, help="seconds a job may run (default 600)")
+    p.add_argument("--expire", type=float, default=600, help="seconds a finished job's result is kept (default 600)")
     return parser
 
 
@@ -465,8 +477,38 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    try:
+        import uvicorn
+
+        from pixelsmith.server.app import Settings, create_app
+        from pixelsmith.server.guards import is_loopback
+    except ImportError as exc:
+        raise PixelsmithError(f"serve needs the server extra ({exc.name} is missing): "
+                              f"pip install 'pixelsmith[server]'") from None
+    from pixelsmith.probe import DEFAULT_MAX_PIXELS
+
+    for name, value, low in (("port", args.port, 1), ("workers", args.workers, 1), ("queue", args.queue, 0),
+                             ("max-body-mb", args.max_body_mb, 0.001), ("job-timeout", args.job_timeout, 1),
+                             ("expire", args.expire, 0)):
+        if value < low or (name == "port" and value > 65535):
+            raise UsageError(f"--{name} {value} is out of range; accepted: at least {low}"
+                             + (" and at most 65535" if name == "port" else ""))
+    settings = Settings(host=args.host, port=args.port, max_body=int(args.max_body_mb * 2 ** 20),
+                        max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS, workers=args.workers,
+                        max_queued=args.queue, time_limit=args.job_timeout, expire=args.expire)
+    if not is_loopback(args.host):
+        print(f"pixelsmith serve: warning: listening on {args.host}, not only this machine: anyone who can reach "
+              f"this address can use the server", file=sys.stderr)
+    print(f"pixelsmith serve: http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port} "
+          f"(the API is documented at /docs; Ctrl-C stops)", flush=True)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
 COMMANDS = {"models": cmd_models, "restore": cmd_restore, "degrade": cmd_degrade, "export": cmd_export, "generate": cmd_generate,
-            "train": cmd_train, "evaluate": cmd_evaluate, "demo": cmd_demo}
+            "train": cmd_train, "evaluate": cmd_evaluate, "demo": cmd_demo,
+            "serve": cmd_serve}
 
 
 def _show_notes(command: str) -> None:

@@ -32,6 +32,8 @@ class ImageData:
     alpha: torch.Tensor | None = None
     bit_depth: int = 8
     path: str = ""
+    exif: bytes | None = None  # the file's EXIF, orientation reset once the rotation is applied
+    icc: bytes | None = None  # the file's ICC colour profile
 
     @property
     def size(self) -> tuple[int, int]:
@@ -113,7 +115,9 @@ def read_image(path: str | Path, channels: int | None = None, max_pixels: int = 
         pixels = pixels.expand(3, -1, -1).contiguous()
     elif channels not in (None, 1, 3):
         raise PixelsmithError(f"channels={channels} is not accepted; use 1 (gray) or 3 (RGB)")
-    return ImageData(pixels, None if alpha is None else _tensor(alpha[..., None]), depth, str(path))
+    exif = image.getexif()
+    return ImageData(pixels, None if alpha is None else _tensor(alpha[..., None]), depth, str(path),
+                     exif.tobytes() if len(exif) else None, image.info.get("icc_profile") or None)
 
 
 def _tensor(array: np.ndarray) -> torch.Tensor:
@@ -197,8 +201,9 @@ def atomic_write(path: str | Path, save: Callable[[str], None]) -> None:
 
 
 def write_image(path: str | Path, pixels: torch.Tensor, alpha: torch.Tensor | None = None, bit_depth: int = 8,
-                quality: int = 95) -> Path:
-    """Write (C,H,W) pixels in [0,1] (plus optional alpha) atomically; the format follows the suffix."""
+                quality: int = 95, exif: bytes | None = None, icc: bytes | None = None) -> Path:
+    """Write (C,H,W) pixels in [0,1] (plus optional alpha) atomically; the format follows the suffix. ``exif``
+    and ``icc`` are stored where PIL writes them (PNG, JPEG, WebP, TIFF at 8 bits and 16-bit gray)."""
     path = Path(path)
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
@@ -215,6 +220,8 @@ def write_image(path: str | Path, pixels: torch.Tensor, alpha: torch.Tensor | No
         # 16-bit gray + alpha: OpenCV has no LA mode, so it is written as 16-bit RGBA (same look, same alpha)
         array = np.dstack([array[..., 0]] * 3 + [array[..., 1]])
 
+    meta = {} if fmt == "BMP" else {k: v for k, v in (("exif", exif), ("icc_profile", icc)) if v}
+
     def save(tmp: str) -> None:
         if bit_depth == 16 and array.ndim == 3:
             import cv2  # PIL cannot write 16-bit RGB; OpenCV can
@@ -226,9 +233,9 @@ def write_image(path: str | Path, pixels: torch.Tensor, alpha: torch.Tensor | No
                 raise PixelsmithError(f"{path}: OpenCV could not encode a 16-bit image")
             Path(tmp).write_bytes(buffer.tobytes())
         elif bit_depth == 16 and alpha is None:
-            Image.fromarray(array.astype(np.uint16)).save(tmp, format=fmt)  # mode I;16
+            Image.fromarray(array.astype(np.uint16)).save(tmp, format=fmt, **meta)  # mode I;16
         else:
-            kwargs = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+            kwargs = dict(meta, **({"quality": quality} if fmt in ("JPEG", "WEBP") else {}))
             if fmt == "WEBP" and alpha is None:
                 kwargs["lossless"] = False
             Image.fromarray(array).save(tmp, format=fmt, **kwargs)
@@ -239,5 +246,6 @@ def write_image(path: str | Path, pixels: torch.Tensor, alpha: torch.Tensor | No
 
 def write_image_data(path: str | Path, image: ImageData, pixels: torch.Tensor | None = None, quality: int = 95
                      ) -> Path:
-    """Write ``pixels`` (default: image.pixels) with the alpha and bit depth of ``image``."""
-    return write_image(path, image.pixels if pixels is None else pixels, image.alpha, image.bit_depth, quality)
+    """Write ``pixels`` (default: image.pixels) with the alpha, bit depth, EXIF and colour profile of ``image``."""
+    return write_image(path, image.pixels if pixels is None else pixels, image.alpha, image.bit_depth, quality,
+                       image.exif, image.icc)
