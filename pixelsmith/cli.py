@@ -364,8 +364,8 @@ def cmd_export(args) -> int:
 def _sample_options(args) -> dict:
     """The sampling options of ``generate``'s flags: --class, --sampler, --steps, --guidance and each --option
     KEY=VALUE."""
-    options = {name: getattr(args, name) for name in ("label", "sampler", "steps", "guidance")
-               if getattr(args, name) is not None}
+    options = {name: getattr(args, name, None) for name in ("label", "sampler", "steps", "guidance")
+               if getattr(args, name, None) is not None}
     for item in args.option:
         key, sep, value = item.partition("=")
         if not sep or not key:

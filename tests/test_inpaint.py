@@ -70,7 +70,7 @@ def test_bad_arguments_are_usage_errors(camera):
     x = camera[:, :32, :32]
     with pytest.raises(UsageError, match=r"mask of shape \(1, 16, 16\) does not match the image's \(32, 32\)"):
         inpaint(x, torch.zeros(1, 16, 16))
-    with pytest.raises(UsageError, match="method=lanczos is not known for inpaint; accepted: model, dip, telea, ns, "
+    with pytest.raises(UsageError, match="method=lanczos is not known for inpaint; accepted: model, dip, diffusion, telea, ns, "
                                          "biharmonic"):
         inpaint(x, hole(32, 32), method="lanczos")
     with pytest.raises(UsageError, match="model=resunet-denoise-gray is not a model for inpaint"):

@@ -152,7 +152,8 @@ def test_tiny_flat_images_come_back_flat_at_their_value(task, extra, h, w):
         with pytest.raises(PixelsmithError, match="deblurring needs an image at least as large as its kernel"):
             restore_image(image, RestoreOptions(task=task, **extra))
         return
-    out = restore_image(image, RestoreOptions(task=task, ensemble=False, **extra)).pixels
+    # fp32: bf16 (used where the CPU has it natively) moves flat levels by about a level
+    out = restore_image(image, RestoreOptions(task=task, ensemble=False, bf16=False, **extra)).pixels
     s = extra.get("scale", 1)
     assert out.shape == (3, h * s, w * s)
     assert (out - value).abs().max() * 255 < 1.5, (out - value).abs().max() * 255
@@ -166,8 +167,8 @@ def test_an_image_smaller_than_the_kernel_is_refused():
 
 def test_a_flat_image_upscaled_keeps_its_level():
     """Plug-and-play super-resolution ends with a data step: the denoiser alone brightens clean flat areas."""
-    out = restore_image(ImageData(torch.full((1, 40, 40), 200 / 255)), RestoreOptions(task="sr", scale=4)).pixels
-    assert (out * 255 - 200).abs().max() < 0.5
+    out = restore_image(ImageData(torch.full((1, 40, 40), 200 / 255)), RestoreOptions(task="sr", scale=4, bf16=False)).pixels
+    assert (out * 255 - 200).abs().max() < 0.5  # fp32: bf16 moves the level by about one
 
 
 def test_every_pixel_missing_is_refused(tmp_path):
