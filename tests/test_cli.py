@@ -653,15 +653,16 @@ def interrupt_when(process, ready, presses=1, timeout=300):
 @pytest.mark.slow
 @pytest.mark.parametrize("presses", [1, 2])
 def test_ctrl_c_during_a_folder_says_what_was_written(tmp_path, presses):
-    for i in range(12):
+    for i in range(40):  # enough that a fast (bf16) machine is still working when the interrupt lands
         write_image(tmp_path / "in" / f"{i:02d}.png", torch.rand(1, 96, 96, generator=torch.Generator().manual_seed(i)))
     process = start("restore", tmp_path / "in", "-o", tmp_path / "out", "--sigma", "20")
     code, out, err = interrupt_when(process, lambda: any((tmp_path / "out").glob("*.png")), presses)
     written = sorted((tmp_path / "out").glob("*"))
-    assert code == 130, err
+    # a second press that lands while the process exits ends it by the signal itself: a shell shows 130 for both
+    assert code in (130, -signal.SIGINT), err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
-    assert f"pixelsmith restore: interrupted; {len(written)} of 12 outputs written, nothing partial left" in err
-    assert 1 <= len(written) < 12 and all(p.suffix == ".png" for p in written)  # no temp file left
+    assert f"pixelsmith restore: interrupted; {len(written)} of 40 outputs written, nothing partial left" in err
+    assert 1 <= len(written) < 40 and all(p.suffix == ".png" for p in written)  # no temp file left
     assert all(read_image(p).size == (96, 96) for p in written)
 
 
