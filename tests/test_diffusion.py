@@ -10,7 +10,7 @@ from PIL import Image
 
 from pixelsmith import Cancelled, UsageError
 from pixelsmith.hub import save_pretrained
-from pixelsmith.models.generative import check_sample_options
+from pixelsmith.models.generative import check_sample_options, draw_labels
 from pixelsmith.registry import create_model
 from pixelsmith.repaint import jump_schedule, repaint
 from pixelsmith.schedulers import NoiseSchedule
@@ -95,6 +95,25 @@ def test_guidance_combines_conditional_and_unconditional_outputs():
     tol = dict(atol=0.05, rtol=0.05)  # bf16 autocast where the processor has it
     torch.testing.assert_close(guided, cond + 2.0 * (cond - uncond), **tol)
     torch.testing.assert_close(plain, cond, **tol)
+
+
+def test_default_guidance_applies_only_when_a_class_is_asked_for(monkeypatch):
+    model = small(num_classes=3, guidance=2.5)
+    used = []
+    real = model.denoiser
+    monkeypatch.setattr(model, "denoiser", lambda labels, w: used.append(w) or real(labels, w))
+    model.sample(2, generator=gen(0), steps=2, label=1)
+    model.sample(2, generator=gen(0), steps=2)
+    model.sample(2, generator=gen(0), steps=2, guidance=0.5)
+    assert used == [2.5, 0.0, 0.5]
+
+
+def test_random_classes_are_drawn_equally_often():
+    counts = torch.bincount(torch.cat([draw_labels(256, -1, 10, gen(k)) for k in range(40)]), minlength=10)
+    assert counts.max() - counts.min() <= 40  # 10,240 draws: about 1,024 each, not a multinomial's +-60
+    assert (draw_labels(7, 4, 10, gen(0)) == 4).all()
+    first, again = draw_labels(30, -1, 10, gen(1)), draw_labels(30, -1, 10, gen(1))
+    assert torch.equal(first, again) and torch.bincount(first).tolist() == [3] * 10
 
 
 def test_sample_options_are_declared_and_checked():

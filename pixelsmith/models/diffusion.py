@@ -25,7 +25,8 @@ SAMPLE_OPTIONS = {
     "steps": SampleOption(int, 25, "number of network evaluations (timesteps visited)", minimum=1, maximum=1000),
     "eta": SampleOption(float, 0.0, "DDIM's noise: 0 is deterministic, 1 is DDPM-like", minimum=0.0, maximum=1.0),
     "label": LABEL,
-    "guidance": SampleOption(float, -1.0, "classifier-free guidance weight w (0 = none, the model's default when -1)",
+    "guidance": SampleOption(float, -1.0, "classifier-free guidance weight w (0 = none; -1: the model's default for a chosen class, "
+                             "none for random classes)",
                              minimum=-1.0, maximum=20.0),
 }
 
@@ -209,11 +210,13 @@ class Diffusion(nn.Module):
                sampler: str = "dpm", steps: int = 25, eta: float = 0.0, label: int = -1,
                guidance: float = -1.0) -> torch.Tensor:
         """``n`` images in [0, 1] from seeded noise, in ``steps`` evaluations of ``sampler``; with classes, of
-        class ``label`` (-1: a random class each) guided with weight ``guidance`` (-1: the model's default)."""
+        class ``label`` (-1: every class equally often) guided with weight ``guidance``. The default (-1) guides
+        with the model's weight when a class is asked for, and not at all for random classes: guidance buys class
+        fidelity with diversity, which a draw over all classes should keep."""
         device = next(self.parameters()).device
         labels = self.labels_for(n, label, generator)
         labels = None if labels is None else labels.to(device)
-        w = self.default_guidance if guidance < 0 else guidance
+        w = guidance if guidance >= 0 else self.default_guidance if label >= 0 else 0.0
         scheduler = schedulers.make_scheduler(sampler, self.schedule, self.prediction, eta=eta)
         scheduler.set_timesteps(steps)
         x = torch.randn(n, self.channels, self.size, self.size, generator=generator).to(device)

@@ -51,8 +51,8 @@ def check_sample_options(model: nn.Module, options: dict[str, Any]) -> dict[str,
 
 
 def draw_labels(n: int, label: int, num_classes: int, generator: torch.Generator | None) -> torch.Tensor | None:
-    """The class of each of ``n`` samples: ``label`` for all, or uniform draws when it is -1; None for a model
-    without classes."""
+    """The class of each of ``n`` samples: ``label`` for all, or when it is -1 every class equally often (as
+    near as ``n`` allows) in a seeded random order; None for a model without classes."""
     if not num_classes:
         return None
     if label >= num_classes:
@@ -60,4 +60,5 @@ def draw_labels(n: int, label: int, num_classes: int, generator: torch.Generator
                          f"(or -1 for a random class each)")
     if label >= 0:
         return torch.full((n,), label, dtype=torch.long)
-    return torch.randint(num_classes, (n,), generator=generator)
+    start = int(torch.randint(num_classes, (1,), generator=generator))  # so the remainder's classes vary by call
+    return ((torch.arange(n) + start) % num_classes)[torch.randperm(n, generator=generator)]
