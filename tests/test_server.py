@@ -138,3 +138,55 @@ def test_jobs_can_be_cancelled_and_a_full_queue_answers_503():
         assert running.state == "cancelled"
         r = client.get(f"/v1/jobs/{running.id}/result")
         assert r.status_code == 409 and "cancelled" in r.json()["error"]
+
+
+def tagged_png(array: np.ndarray) -> tuple[bytes, bytes]:
+    """A PNG with an EXIF orientation (rotate 90 degrees), an artist tag and an sRGB ICC profile."""
+    from PIL import ImageCms
+
+    exif = Image.Exif()
+    exif[0x0112], exif[0x013B] = 6, "pixelsmith test"
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, "PNG", exif=exif.tobytes(), icc_profile=icc)
+    return buffer.getvalue(), icc
+
+
+def test_metadata_is_kept_and_the_result_can_be_fetched_in_another_format(client):
+    data, icc = tagged_png(noisy(48, 40))
+    job = client.post("/v1/jobs", data={"kind": "restore", "sigma": "25"}, files={"image": ("a.png", data)}).json()
+    assert app_wait(client, job["id"])["state"] == "done"
+    for fmt, media in [(None, "image/png"), ("jpg", "image/jpeg"), ("tiff", "image/tiff")]:
+        r = client.get(f"/v1/jobs/{job['id']}/result", params={"format": fmt} if fmt else {})
+        assert r.status_code == 200 and r.headers["content-type"] == media
+        out = Image.open(io.BytesIO(r.content))
+        assert out.size == (48, 40)  # the orientation was applied: 40 wide, 48 high became 48 x 40
+        assert out.info.get("icc_profile") == icc
+        assert out.getexif()[0x013B] == "pixelsmith test" and out.getexif().get(0x0112, 1) == 1
+    r = client.get(f"/v1/jobs/{job['id']}/result", params={"format": "gif"})
+    assert r.status_code == 400 and r.json()["field"] == "format"
+    grid = client.post("/v1/jobs", data={"kind": "generate", "model": "cgan-mnist", "n": "2"}).json()
+    assert app_wait(client, grid["id"])["state"] == "done"
+    r = client.get(f"/v1/jobs/{grid['id']}/result", params={"format": "jpg"})
+    assert r.status_code == 400 and "only a restoration" in r.json()["error"]
+
+
+def test_16_bit_and_alpha_come_back_as_they_went_in(client):
+    rng = np.random.default_rng(1)
+    deep = (rng.random((40, 32)) * 65535).astype(np.uint16)
+    r = client.post("/v1/restore", files={"image": ("a.png", png(deep))}, data={"sigma": "15"})
+    out = np.asarray(Image.open(io.BytesIO(r.content)))
+    assert r.status_code == 200 and out.dtype == np.uint16 and len(np.unique(out)) > 256
+    rgba = np.dstack([noisy(40, 32)] * 3 + [np.linspace(0, 255, 32 * 40).reshape(40, 32).astype(np.uint8)])
+    r = client.post("/v1/restore", files={"image": ("a.png", png(rgba))}, data={"sigma": "15"})
+    out = np.asarray(Image.open(io.BytesIO(r.content)))
+    assert out.shape == (40, 32, 4) and np.array_equal(out[..., 3], rgba[..., 3])
+
+
+def app_wait(client, job_id: str) -> dict:
+    for _ in range(600):
+        status = client.get(f"/v1/jobs/{job_id}").json()
+        if status["state"] in ("done", "failed", "cancelled"):
+            return status
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} did not finish")

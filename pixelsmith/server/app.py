@@ -95,14 +95,15 @@ def _read_upload(upload: UploadFile, field: str, folder: Path, max_pixels: int, 
 
 
 def _encode(image, fmt: str, folder: Path) -> Result:
-    """``image`` (ImageData) as the bytes of ``fmt``, with its alpha, bit depth, EXIF and colour profile."""
+    """``image`` (ImageData) as the bytes of ``fmt``, with its alpha, bit depth, EXIF and colour profile; the
+    image itself rides along as the master, so it can be encoded again in another format."""
     from pixelsmith.io import write_image_data
 
     ext, media = OUTPUT_FORMATS[fmt]
     path = folder / f"out-{uuid.uuid4().hex}.{ext}"
     try:
         write_image_data(path, image)
-        return Result(path.read_bytes(), media, f"restored.{ext}")
+        return Result(path.read_bytes(), media, f"restored.{ext}", master=image)
     finally:
         path.unlink(missing_ok=True)
 
@@ -322,10 +323,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise ApiError(f"no job {job_id[:40]} (unknown, or expired after {settings.expire:g} s)", "id", 404)
         return job
 
-    def result_response(job) -> Response:
-        data = jobs.result_path(job).read_bytes()
-        return Response(data, media_type=job.media_type,
-                        headers={"Content-Disposition": f'attachment; filename="{job.filename}"'})
+    def result_response(job, fmt: str | None = None) -> Response:
+        data, media, filename = None, job.media_type, job.filename
+        if fmt is not None:
+            fmt, master = _check_format(fmt), jobs.master_path(job)
+            if not master.is_file():
+                raise ApiError(f"format={fmt}: only a restoration's result can be fetched in another format; this "
+                               f"job made {job.media_type}", "format")
+            import torch
+
+            again = _encode(torch.load(master, weights_only=False), fmt, jobs.folder)  # the server's own file
+            data, media, filename = again.data, again.media_type, again.filename
+        return Response(data if data is not None else jobs.result_path(job).read_bytes(), media_type=media,
+                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
     @app.get("/v1/jobs/{job_id}")
     def status(job_id: str) -> dict:
@@ -352,13 +362,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
     @app.get("/v1/jobs/{job_id}/result")
-    def result(job_id: str) -> Response:
-        """The finished job's image (or grid, or zip)."""
+    def result(job_id: str, format: str | None = None) -> Response:
+        """The finished job's image (or grid, or zip); a restoration's image again in another ``format``."""
         job = lookup(job_id)
         if job.state != "done":
             raise ApiError(f"job {job.id} is {job.state}" + (f": {job.error}" if job.error else "")
                            + "; the result exists once it is done", "id", 409)
-        return result_response(job)
+        return result_response(job, format)
 
     @app.delete("/v1/jobs/{job_id}")
     def cancel(job_id: str) -> dict:

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import torch
+
 from pixelsmith.errors import Cancelled, PixelsmithError
 from pixelsmith.progress import Event
 
@@ -30,11 +32,13 @@ class QueueFull(Exception):
 
 @dataclass
 class Result:
-    """What a job made: its bytes, their media type and a file name for downloads."""
+    """What a job made: its bytes, their media type and a file name for downloads; for a restoration, the
+    restored image itself (``master``), kept so the result can be fetched again in another format."""
 
     data: bytes
     media_type: str
     filename: str
+    master: object = None
 
 
 @dataclass
@@ -118,6 +122,9 @@ class JobQueue:
     def result_path(self, job: Job) -> Path:
         return self.folder / job.id  # the job id is ours (a uuid), never a name from a request
 
+    def master_path(self, job: Job) -> Path:
+        return self.folder / f"{job.id}.master"
+
     def status(self, job: Job) -> dict:
         return {"id": job.id, "kind": job.kind, "state": job.state, "progress": round(job.progress, 4),
                 "stage": job.stage, "queue_position": self.position(job), "eta_s": self.eta(job),
@@ -131,6 +138,7 @@ class JobQueue:
             for job in old:
                 del self.jobs[job.id]
                 self.result_path(job).unlink(missing_ok=True)
+                self.master_path(job).unlink(missing_ok=True)
 
     def close(self) -> None:
         """Stop the workers (running jobs are cancelled) and remove the folder."""
@@ -174,6 +182,8 @@ class JobQueue:
                 result = job.work(self._progress(job))
                 path = self.result_path(job)
                 path.write_bytes(result.data)
+                if result.master is not None:
+                    torch.save(result.master, self.master_path(job))
                 job.media_type, job.filename = result.media_type, result.filename
                 self._finish(job, "done")
                 self.durations.append(job.finished - job.started)
