@@ -12,7 +12,7 @@ from typing import Any
 
 from pixelsmith.errors import PixelsmithError
 
-DATASETS = ("mnist", "fashion-mnist", "folder", "patches")
+DATASETS = ("mnist", "fashion-mnist", "folder", "patches", "moving-mnist", "clips")
 
 
 @dataclass

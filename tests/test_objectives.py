@@ -120,7 +120,8 @@ def test_a_toy_objective_trains_stops_and_resumes_to_identical_weights(tmp_path,
 def data_for(tmp_path, labelled_folder, tiny_mnist, gray_folder):
     """(data_root, data_args) of a tiny data set of each kind an objective may declare."""
     return {"mnist": (tiny_mnist, {}), "fashion-mnist": (tiny_mnist, {}), "folder": (labelled_folder, {"size": 32}),
-            "patches": (gray_folder, {"patch_size": 32, "holdout": 2})}
+            "patches": (gray_folder, {"patch_size": 32, "holdout": 2}),
+            "moving-mnist": (tiny_mnist, {"frames": 5, "length": 16})}
 
 
 def train_whole_and_interrupted(cfg, tmp_path):
@@ -196,8 +197,9 @@ def test_gan_ema_averages_the_generator_only(tmp_path, tiny_mnist):
 @pytest.mark.parametrize("model", list_models("generate"))
 def test_every_generator_trains_stops_and_resumes_to_identical_weights(tmp_path, tiny_mnist, model):
     """Each generative architecture with the objective that trains it (spectral norm's power-iteration vectors,
-    the VAE's KL warm-up, the critic steps and the diffusion objective's dropped labels included)."""
-    objective = {"vae": "vae", "ddpm": "diffusion"}.get(model, "gan")
+    the VAE's KL warm-up, the critic steps, the diffusion objective's dropped labels and the PixelCNN's dynamic
+    binarisation included)."""
+    objective = {"vae": "vae", "ddpm": "diffusion", "pixelcnn": "autoregressive"}.get(model, "gan")
     model_args = get_entry(model).example_args | ({"num_classes": 10} if model == "cgan" else {})
     cfg = TrainConfig.from_dict(dict(objective=objective, objective_args=get_objective(objective).example_args,
                                      model=model, model_args=model_args, data="mnist", data_root=str(tiny_mnist),

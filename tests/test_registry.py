@@ -53,6 +53,8 @@ def output(model):
         return model.sample(3, generator=gen(0))
     if family == "classify":
         return model(torch.rand(3, model.config["args"].get("channels", 1), 28, 28, generator=gen(0)))
+    if family == "predict":
+        return model(torch.rand(2, model.frames_in, model.channels, model.size, model.size, generator=gen(0)))
     raise NotImplementedError(f"no contract test for family '{family}' yet")
 
 
@@ -94,6 +96,20 @@ def test_generator_samples_images_in_range_reproducibly(name):
     assert a.min() >= 0 and a.max() <= 1 and torch.isfinite(a).all()
     assert torch.equal(a, b) and not torch.equal(a, c)
     assert model.sample(1, generator=gen(1)).shape == (1, *a.shape[1:])
+
+
+@pytest.mark.parametrize("name", list_models("predict"))
+def test_predictor_gives_the_next_frames_with_gradients(name):
+    model = example(name)
+    clips = torch.rand(2, model.frames_in, model.channels, model.size, model.size, generator=gen(0),
+                       requires_grad=True)
+    out = model(clips)
+    assert out.shape == (2, model.frames_out, *clips.shape[2:]) and torch.isfinite(out).all()
+    assert model(clips, 3).shape[1] == 3  # any number of future frames
+    out.square().mean().backward()
+    assert clips.grad[:, 0].abs().sum() > 0  # the first frame reaches the prediction through the states
+    dead = [n for n, p in model.named_parameters() if p.grad is None or p.grad.abs().sum() == 0]
+    assert not dead, dead
 
 
 @pytest.mark.parametrize("name", list_models("classify"))

@@ -31,4 +31,12 @@ def _build(cfg: TrainConfig, args: dict, train: bool) -> Dataset:
         from pixelsmith.data.patches import RestorationPatches
 
         return RestorationPatches.from_folder(cfg.data_root, seed=cfg.seed, train=train, **args)
+    if cfg.data == "moving-mnist":
+        from pixelsmith.data.clips import MovingMNIST
+
+        return MovingMNIST(cfg.data_root, train=train, seed=cfg.seed, download=cfg.download, **args)
+    if cfg.data == "clips":  # a folder of clips, or a .npy array (T, N, H, W)
+        from pixelsmith.data.clips import ClipArray, ClipFolder
+
+        return (ClipArray if str(cfg.data_root).endswith(".npy") else ClipFolder)(cfg.data_root, **args)
     raise PixelsmithError(f"data='{cfg.data}' is not known")

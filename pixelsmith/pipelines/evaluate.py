@@ -155,8 +155,9 @@ def binarize(images: torch.Tensor, seed: int) -> torch.Tensor:
 def evaluate_likelihood(model: nn.Module | str | Path, reference: str = "mnist-test",
                         data_root: str | Path | None = None, n: int = 10_000, k: int = 1000, seed: int = 0,
                         batch_size: int = 50, progress: Progress = None) -> dict[str, Any]:
-    """Test ELBO and importance-weighted NLL (``k`` samples, Burda et al. 2016) of a likelihood model, in nats
-    per image and bits per dimension, on ``n`` images of ``reference`` binarised once with ``seed``."""
+    """Test NLL of a likelihood model in nats per image and bits per dimension, on ``n`` images of ``reference``
+    binarised once with ``seed``: exact for an autoregressive model (``exact_likelihood``), else the ELBO and the
+    importance-weighted bound with ``k`` samples (Burda et al. 2016)."""
     if not isinstance(model, nn.Module):
         from pixelsmith.pipelines.store import load_model
 
@@ -181,7 +182,9 @@ def evaluate_likelihood(model: nn.Module | str | Path, reference: str = "mnist-t
     elbo, ll = torch.cat(elbo), torch.cat(ll)
     dims = x[0].numel()
     nll, nelbo = float(-ll.mean()), float(-elbo.mean())
-    return {"protocol": {"reference": reference, "n": len(x), "k": k, "seed": seed,
+    exact = getattr(model, "exact_likelihood", False)
+    return {"protocol": {"reference": reference, "n": len(x), "k": None if exact else k, "seed": seed,
+                         "estimator": "exact" if exact else f"importance-weighted bound, k={k}",
                          "data": "binarised once with the seed (each pixel 1 with probability its intensity)"
                          if model.likelihood == "bernoulli" else "8-bit pixels", "likelihood": model.likelihood},
             "model": {"name": name, "nll_nats": nll, "nll_std_error": float(ll.std() / len(ll) ** 0.5),

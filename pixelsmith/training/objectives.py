@@ -159,7 +159,7 @@ def register_objective(name: str) -> Callable[[type[Objective]], type[Objective]
 
 def _ensure_builtin_objectives() -> None:
     # Importing the modules runs their @register_objective decorators.
-    from pixelsmith.training import classify, diffusion, gan, restore, vae  # noqa: F401
+    from pixelsmith.training import autoregressive, classify, diffusion, gan, predict, restore, vae  # noqa: F401
 
 
 def list_objectives() -> list[str]:
