@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 
 from pixelsmith.errors import PixelsmithError
-from pixelsmith.training.objectives import Objective, check_classes, check_image_shape, register_objective
+from pixelsmith.training.objectives import Objective, check_generator_data, register_objective
 
 
 def binarize_batch(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -37,8 +37,7 @@ class AutoregressiveObjective(Objective):
 
     def check_data(self, dataset) -> None:
         super().check_data(dataset)
-        check_image_shape(dataset, self.model)
-        check_classes(dataset, self.model, self.cfg)
+        check_generator_data(dataset, self.model, self.cfg)
 
     def labels(self, batch) -> torch.Tensor | None:
         return batch[1] if self.model.num_classes else None

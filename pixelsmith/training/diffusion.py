@@ -12,7 +12,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from pixelsmith.errors import PixelsmithError
-from pixelsmith.training.objectives import Objective, check_classes, check_image_shape, register_objective
+from pixelsmith.training.objectives import Objective, check_generator_data, register_objective
 
 
 @dataclass
@@ -53,8 +53,7 @@ class DiffusionObjective(Objective):
 
     def check_data(self, dataset) -> None:
         super().check_data(dataset)
-        check_image_shape(dataset, self.model)
-        check_classes(dataset, self.model, self.cfg)
+        check_generator_data(dataset, self.model, self.cfg)
 
     def loss(self, net: nn.Module, images: torch.Tensor, labels: torch.Tensor | None, generator: torch.Generator
              ) -> torch.Tensor:

@@ -12,7 +12,7 @@ import torch.nn as nn
 
 from pixelsmith.errors import PixelsmithError
 from pixelsmith.losses import GAN_LOSSES, discriminator_loss, generator_loss
-from pixelsmith.training.objectives import Objective, check_classes, check_image_shape, register_objective
+from pixelsmith.training.objectives import Objective, check_generator_data, register_objective
 
 
 @dataclass
@@ -72,8 +72,7 @@ class GANObjective(Objective):
 
     def check_data(self, dataset) -> None:
         super().check_data(dataset)
-        check_image_shape(dataset, self.model)
-        check_classes(dataset, self.model, self.cfg)
+        check_generator_data(dataset, self.model, self.cfg)
 
     def batches_per_step(self) -> int:
         return self.args.n_critic

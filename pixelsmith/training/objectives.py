@@ -144,6 +144,12 @@ def check_classes(dataset, model: nn.Module, cfg: TrainConfig) -> None:
                               f"num_classes={wanted}; set model_args.num_classes={len(classes)}")
 
 
+def check_generator_data(dataset, model: nn.Module, cfg: TrainConfig) -> None:
+    """Both checks a (possibly class-conditional) generator's training data must pass."""
+    check_image_shape(dataset, model)
+    check_classes(dataset, model, cfg)
+
+
 def register_objective(name: str) -> Callable[[type[Objective]], type[Objective]]:
     """Class decorator: register an :class:`Objective` subclass under ``name``."""
 
