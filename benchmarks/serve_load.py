@@ -102,12 +102,13 @@ class Load:
                                    data={"kind": "generate", "model": "cgan-mnist", "n": "16", "seed": str(k)})
                     if r is not None and r.status_code == 202:
                         job = r.json()["id"]
-                        while not self.stop.is_set():
+                        state = None
+                        while not self.stop.is_set() and state not in ("done", "failed", "cancelled"):
                             s = self.timed(c, "job status", "GET", f"/v1/jobs/{job}")
-                            if s is None or s.json().get("state") in ("done", "failed", "cancelled"):
-                                break
+                            state = s.json().get("state") if s is not None else "failed"
                             time.sleep(0.1)
-                        self.timed(c, "job result", "GET", f"/v1/jobs/{job}/result")
+                        if state == "done":
+                            self.timed(c, "job result", "GET", f"/v1/jobs/{job}/result")
                 self.timed(c, "models", "GET", "/v1/models")
                 self.timed(c, "healthz", "GET", "/healthz")
 
