@@ -82,6 +82,8 @@ def main() -> None:
     parser.add_argument("--record", action="store_true", help="write each bundled model's figures into the "
                         "metadata of its config.json (what `pixelsmith models` lists)")
     parser.add_argument("--grids", default=str(ROOT / "docs" / "images"))
+    parser.add_argument("--per-class", type=int, help="samples per class for 'classified as asked' (default "
+                        "max(100, N / 10))")
     args = parser.parse_args()
     results, lines = {}, []
     for dataset in args.datasets:
@@ -89,13 +91,13 @@ def main() -> None:
         models = [m for m in generators_of(dataset) if not args.models or m in args.models]
         if not models:
             continue
-        first = evaluate(models[0], n=args.n, reference=f"{dataset}-test", data_root=root)
+        first = evaluate(models[0], n=args.n, reference=f"{dataset}-test", data_root=root, per_class=args.per_class)
         floor = dict(first["floor"])
         rows = [floor]
         for name in models:
             start = time.perf_counter()
             result = first if name == models[0] else evaluate(name, n=args.n, reference=f"{dataset}-test",
-                                                                data_root=root, floor=False)
+                                                                data_root=root, floor=False, per_class=args.per_class)
             row = dict(result["model"], name=name)
             if hasattr(load_model(name), "log_likelihood"):
                 ll = evaluate_likelihood(name, f"{dataset}-test", root, n=args.n, k=args.k)
@@ -129,7 +131,9 @@ def main() -> None:
         lines.append("")
     header = [f"# Bundled generators ({args.n} samples, seed 0)", "",
               f"Run on {processor()}, torch {torch.__version__}, "
-              f"{torch.get_num_threads()} thread(s). Command: `python benchmarks/generate.py -n {args.n} -k {args.k}`. "
+              f"{torch.get_num_threads()} thread(s). Command: `python benchmarks/generate.py -n {args.n} -k {args.k}"
+              + (f" --models {' '.join(args.models)}" if args.models else "")
+              + (f" --per-class {args.per_class}" if args.per_class else "") + "`. "
               f"The floor is real training images against the test images, with the same N. NLL: the "
               f"importance-weighted bound with k = {args.k} (an upper bound on the NLL) for a VAE, the exact NLL for "
               f"an autoregressive model (PixelCNN), on the test images binarised once with seed 0; ± is its "
