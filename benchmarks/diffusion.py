@@ -27,6 +27,7 @@ from pixelsmith.degradations import stroke_mask
 from pixelsmith.metrics.features import ClassifierFeatures
 from pixelsmith.pipelines.evaluate import evaluate, real_images, scores
 from pixelsmith.pipelines.generate import generate
+from pixelsmith.io import write_image
 from pixelsmith.pipelines.store import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -127,6 +128,25 @@ def inpainting(model: str, digits: int, root: Path, judge: ClassifierFeatures) -
     return rows
 
 
+def inpainting_grid(model: str, root: Path, path: Path, digits: int = 10) -> None:
+    """Rows for the first test digits of the inpainting rows: holed (box), RePaint, clean; then the same for
+    strokes. Written to ``path`` so the fills can be looked at."""
+    from pixelsmith.data.idx import IDXDataset
+    from pixelsmith.pipelines.generate import make_grid
+    from pixelsmith.repaint import repaint
+
+    data = IDXDataset(root, name=root.name, train=False)
+    order = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[:digits]
+    clean = data.images[order].float() / 255
+    rows = []
+    for kind in ("box", "strokes"):
+        g = torch.Generator().manual_seed(1)
+        masks = torch.stack([centre_box(g) if kind == "box" else stroke_mask(28, 28, g) for _ in range(digits)])
+        holed = clean * (1 - masks) + 0.5 * masks  # the hole shown gray
+        rows += [holed, repaint(load_model(model), clean * (1 - masks), masks).clamp(0, 1), clean]
+    write_image(path, make_grid(torch.cat(rows), nrow=digits))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="ddpm-mnist")
@@ -142,6 +162,8 @@ def main() -> None:
     floor, sweep = steps_sweep(args.model, args.n, root)
     guided = guidance_sweep(args.model, args.n, root, judge) if load_model(args.model).num_classes else []
     filled = inpainting(args.model, args.digits, root, judge) if dataset == "mnist" else []
+    if dataset == "mnist":
+        inpainting_grid(args.model, root, ROOT / "docs" / "images" / f"repaint-{args.model}.png")
 
     lines = [f"# {args.model}: samplers, guidance, inpainting", "",
              f"Command: `python benchmarks/diffusion.py --model {args.model} -n {args.n} --digits {args.digits}`, "
