@@ -324,8 +324,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return job
 
     def result_response(job, fmt: str | None = None) -> Response:
+        """The job's file; with ``fmt``, a restoration's kept image encoded again in that format."""
         data, media, filename = None, job.media_type, job.filename
-        if fmt is not None:
+        if fmt is None:
+            data = jobs.result_path(job).read_bytes()
+        else:
             fmt, master = _check_format(fmt), jobs.master_path(job)
             if not master.is_file():
                 raise ApiError(f"format={fmt}: only a restoration's result can be fetched in another format; this "
@@ -334,8 +337,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
             again = _encode(torch.load(master, weights_only=False), fmt, jobs.folder)  # the server's own file
             data, media, filename = again.data, again.media_type, again.filename
-        return Response(data if data is not None else jobs.result_path(job).read_bytes(), media_type=media,
-                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+        return Response(data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
     @app.get("/v1/jobs/{job_id}")
     def status(job_id: str) -> dict:
