@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
+from pixelsmith.catalog import CONFIG_NAME, WEIGHTS_DIR
 from pixelsmith.data.clips import MovingMNIST
 from pixelsmith.io import write_image
 from pixelsmith.pipelines.predict import load_predictor, strip
@@ -42,6 +43,15 @@ def scores(prediction: torch.Tensor, truth: torch.Tensor) -> dict:
             "mse_per_step": mse.tolist(), "ssim_per_step": ssim.tolist(), "psnr_per_step": psnr.tolist()}
 
 
+def record(row: dict, best_trivial: float, n: int) -> None:
+    """Keep a bundled predictor's measured figures in its config.json."""
+    path = WEIGHTS_DIR / row["name"] / CONFIG_NAME
+    config = json.loads(path.read_text())
+    config["metadata"]["evaluation"] = {"reference": "moving-mnist-test", "n": n, "mse_ratio": round(row["mse"] / best_trivial, 4),
+                                        **{k: round(row[k], 4) for k in ("mse", "mae", "ssim", "psnr")}}
+    path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-n", type=int, default=1000)
@@ -49,6 +59,8 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["convlstm-movingmnist"])
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "predict"))
     parser.add_argument("--strips", default=str(ROOT / "docs" / "images"))
+    parser.add_argument("--record", action="store_true", help="write each bundled model's figures into the "
+                        "config.json it ships with (what `pixelsmith models` lists)")
     args = parser.parse_args()
     data = MovingMNIST(args.data_root, train=False, length=args.n)
     clips = torch.stack([data[k][0] for k in range(args.n)])
@@ -65,6 +77,9 @@ def main() -> None:
         picture = strip([r for k in range(3) for r in (inputs[k], truth[k], prediction[k])])
         write_image(Path(args.strips) / f"{name}.png", picture)
     best = min(r["mse"] for r in rows[:2])
+    if args.record:
+        for r in rows[2:]:
+            record(r, best, args.n)
     lines = [f"# Next-frame prediction ({args.n} Moving-MNIST test sequences, 10 frames in, 10 out)", "",
              f"Command: `python benchmarks/predict.py -n {args.n}`; torch {torch.__version__}, "
              f"{torch.get_num_threads()} thread(s). MSE and MAE per frame (summed over the 64x64 frame, OpenSTL's "

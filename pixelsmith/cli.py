@@ -285,6 +285,16 @@ def _load_recipe(name: str):
                      f"({', '.join(list_bundled())})")
 
 
+def _measured(scored: dict) -> str:
+    """A bundled model's recorded figures in one phrase: FID against its floor, next-frame MSE against the
+    better trivial predictor, and an exact or estimated NLL where there is one."""
+    if "mse" in scored:
+        return (f"MSE/frame={scored['mse']:.4g} ({scored['mse_ratio']:.2f}x the better trivial predictor, "
+                f"{scored['reference']})")
+    text = f"FID={scored['fid']:.4g} (floor {scored['floor_fid']:.4g}, {scored['reference']})"
+    return text + (f" NLL={scored['nll_nats']:.4g} nats" if "nll_nats" in scored else "")
+
+
 def cmd_models(args) -> int:
     from pixelsmith.catalog import folder_size, list_bundled, parameter_count, read_config
 
@@ -294,8 +304,8 @@ def cmd_models(args) -> int:
         config = read_config(name)
         does = f"restores={config['restores']}" if "restores" in config else ""
         scored = config.get("metadata", {}).get("evaluation")
-        if scored:  # measured by benchmarks/generate.py, kept with the weights
-            does = f"FID={scored['fid']:.4g} (floor {scored['floor_fid']:.4g}, {scored['reference']})"
+        if scored:  # measured by benchmarks/generate.py or benchmarks/predict.py, kept with the weights
+            does = _measured(scored)
         print(f"  {name:<24} family={config['family']:<9} {does:<17} params={parameter_count(name) / 1e6:6.2f}M  "
               f"size={folder_size(name) / 1e6:5.1f} MB  arch={config['model']}  "
               f"{config.get('metadata', {}).get('description', '')}", flush=True)
