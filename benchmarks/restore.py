@@ -10,7 +10,7 @@ Settings and protocols
   the default mixes two views of the gray model on opponent channels with the colour model on a file-like
   (clipped) input, by a weight that grows with sigma, and takes three opponent views alone on an unclipped one;
   both single paths are listed too.
-- sr: set14 downscaled by MATLAB-style antialiased bicubic x2/x3/x4 (HR cropped to a multiple of the scale); PSNR/SSIM
+- sr: set14 downscaled by MATLAB-style antialiased bicubic (torch's, a=-0.5) x2/x3/x4 (HR cropped to a multiple of the scale); PSNR/SSIM
   on the Y channel (MATLAB rgb2ycbcr) with a border of `scale` pixels cropped, as SR papers do.
 - jpeg: live1 compressed by libjpeg (Pillow, 4:2:0) at q10/20/30/40, quality given; PSNR/SSIM on Y, whole image
   (the JPEG literature, ARCNN to FBCNN, does not crop).
@@ -115,7 +115,9 @@ def bench_denoise(rows: list, task: str, folder: Path, channels: int) -> None:
 def bench_sr(rows: list, data: Path) -> None:
     images = load(data / "set14", 3)
     methods = {
-        "model (plug-and-play)": lambda x, s: super_resolve(x, s),
+        "model (default)": lambda x, s: super_resolve(x, s),
+        "model --fast": lambda x, s: super_resolve(x, s, ensemble=False),
+        "plug-and-play (pnp)": lambda x, s: super_resolve(x, s, method="pnp"),
         "bicubic": lambda x, s: super_resolve(x, s, method="bicubic"),
         "lanczos": lambda x, s: super_resolve(x, s, method="lanczos"),
     }

@@ -30,7 +30,7 @@ def main() -> None:
     parser.add_argument("--data", default=str(Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
     parser.add_argument("--size", type=int, default=96, help="crop side of the clean image")
     args = parser.parse_args()
-    net = load_restorer("sr")
+    net = load_restorer("denoise")
 
     def denoiser(t: torch.Tensor, sigma: float) -> torch.Tensor:
         return torch.stack([denoise_with(net, image, sigma, True) for image in t])

@@ -163,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quality", type=int, help="jpeg: the JPEG quality (read from the file's tables when absent)")
     p.add_argument("--mask", help="inpaint: mask image, white = missing (default: the transparent pixels)")
     p.add_argument("--iterations", type=int, help="dip: iterations (default 2000, with early stopping); "
-                                                  "sr/deblur: plug-and-play iterations (default 24 for sr, 8 for deblur); "
+                                                  "sr --method pnp, deblur: plug-and-play iterations (default 24 and 8); "
                                                   "inpaint --method diffusion: RePaint's reverse steps (default 100)")
     p.add_argument("--model", help="bundled model name or model folder (default: the bundled one for the task; "
                                    "ddpm-mnist for inpaint --method diffusion)")
@@ -175,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--max-pixels", type=int, default=100_000_000, help="refuse larger images (default 1e8)")
     p.add_argument("--fp32", action="store_true", help="run the model in float32 instead of bf16 autocast")
-    p.add_argument("--fast", action="store_true", help="denoise, inpaint, jpeg: one pass of the model instead of "
+    p.add_argument("--fast", action="store_true", help="denoise, inpaint, jpeg, sr: one pass of the model instead of "
                    "the average of several (flips and rotations of the input; 2-4x faster, 8x for inpaint; "
                    "a little lower PSNR: docs/tasks.md)")
 

@@ -266,7 +266,7 @@ def test_bad_input_gives_one_line_error(tmp_path, capsys, args, code, words):
 TASK_ARGS = {
     "denoise": ["--sigma", "10", "--fast"],
     "inpaint": ["--mask", "{tmp}/mask.png"],
-    "sr": ["--scale", "2", "--iterations", "4"],
+    "sr": ["--scale", "2"],
     "deblur": ["--kernel", "gaussian:1.2", "--iterations", "4"],
     "jpeg": ["--quality", "30"],
 }

@@ -143,6 +143,7 @@ def test_every_objective_trains_stops_and_resumes_exactly(tmp_path, data_for, na
     objective = get_objective(name)
     model = objective.example_model or list_models(objective.families[0])[0]
     root, data_args = data_for[objective.datasets[0]]
+    data_args = data_args | objective.example_data_args
     cfg = TrainConfig.from_dict(dict(objective=name, objective_args=objective.example_args, model=model,
                                      model_args=get_entry(model).example_args, data=objective.datasets[0],
                                      data_root=str(root), data_args=data_args, steps=4, batch_size=4, lr=1e-3,

@@ -12,7 +12,7 @@ from pixelsmith.degradations import add_gaussian_noise, check_sigma_draw, jpeg_c
 from pixelsmith.jpeg import jpeg_condition
 from pixelsmith.nn import dihedral
 
-DEGRADATIONS = ("noise", "jpeg", "inpaint")
+DEGRADATIONS = ("noise", "jpeg", "inpaint", "none")
 RESTORES = {"noise": "denoise", "jpeg": "jpeg", "inpaint": "inpaint"}  # the task a model trained on each performs
 
 
@@ -32,6 +32,8 @@ class RestorationPatches(Dataset):
       - quality_min) * u**quality_bias`` for a uniform u (a bias above 1 favours low qualities); the condition is
       (100 - quality) / 100.
     - ``inpaint``: a random free-form, box or text mask; missing pixels are zeroed and the condition is the mask.
+    - ``none``: the clean patch as it is, for objectives that degrade a whole batch at once (``super_resolve``
+      downscales each batch by the scale it draws).
     """
 
     def __init__(self, images: list[torch.Tensor], degradation: str = "noise", patch_size: int = 128,
@@ -54,15 +56,16 @@ class RestorationPatches(Dataset):
 
     @classmethod
     def from_folder(cls, root: str | Path, seed: int = 0, train: bool = True, holdout: int = 8,
-                    channels: int = 1, **kwargs) -> "RestorationPatches":
-        """Patches from every image under ``root`` (several folders may be joined with commas); the last
-        ``holdout`` files of each folder (sorted) are kept for validation."""
+                    channels: int = 1, exclude: tuple[str, ...] = (), **kwargs) -> "RestorationPatches":
+        """Patches from every image under ``root`` (several folders may be joined with commas) but those whose
+        path ends with one of ``exclude`` (e.g. "train400/test_135.png"); the last ``holdout`` files of each
+        folder (sorted) are kept for validation."""
         from pixelsmith.io import read_image
         from pixelsmith.probe import find_images
 
         files = []
         for folder in str(root).split(","):
-            found = find_images(Path(folder))
+            found = [f for f in find_images(Path(folder)) if not any(f.as_posix().endswith(e) for e in exclude)]
             if len(found) <= holdout:
                 raise PixelsmithError(f"{folder}: found {len(found)} images, need more than holdout={holdout}")
             files += found[:-holdout] if train else found[-holdout:]
@@ -91,7 +94,9 @@ class RestorationPatches(Dataset):
             u = float(torch.rand(1, generator=g))
             quality = round(self.quality_min + (self.quality_max - self.quality_min) * u**self.quality_bias)
             degraded, cond = jpeg_compress(clean, quality), jpeg_condition(quality, p, p)
-        else:
+        elif self.degradation == "inpaint":
             cond = random_mask(p, p, g)
             degraded = clean * (1 - cond)
+        else:
+            degraded, cond = clean, torch.zeros(0, p, p)
         return degraded.contiguous(), cond.contiguous(), clean

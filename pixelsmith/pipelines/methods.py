@@ -1,7 +1,7 @@
 """The restoration tasks, the methods each accepts, the bundled model each uses by default, and the checks of
 their parameters. Kept free of heavy imports, so the CLI starts fast.
 
-'model' is the learned method; 'dip' is Deep Image Prior; 'diffusion' is RePaint with a diffusion model; the rest
+'model' is the learned method; 'pnp' is plug-and-play with the denoiser as prior; 'dip' is Deep Image Prior; 'diffusion' is RePaint with a diffusion model; the rest
 are the classical baselines. Errors name the
 parameter as ``name=value``; the CLI shows its flag instead."""
 
@@ -22,20 +22,21 @@ DEBLURRERS = ("wiener", "rl")
 METHODS = {
     "denoise": ("model", "dip", *DENOISERS),
     "inpaint": ("model", "dip", "diffusion", *INPAINTERS),
-    "sr": ("model", *UPSCALERS),
+    "sr": ("model", "pnp", *UPSCALERS),
     "deblur": ("model", *DEBLURRERS),
     "jpeg": ("model", "none"),
 }
 TASKS = tuple(METHODS)
 SCALES = (2, 3, 4)
 
-# The bundled model of each task. Super-resolution and deblurring are plug-and-play with the denoiser as prior.
-DEFAULT_MODELS = {"denoise": "resunet-denoise-gray", "inpaint": "resunet-inpaint", "sr": "resunet-denoise-gray",
+# The bundled model of each task. Deblurring (and super-resolution's method=pnp) is plug-and-play with the
+# denoiser as prior.
+DEFAULT_MODELS = {"denoise": "resunet-denoise-gray", "inpaint": "resunet-inpaint", "sr": "mdsr-sr",
                   "deblur": "resunet-denoise-gray", "jpeg": "resunet-jpeg-gray"}
 DIFFUSION_MODEL = "ddpm-mnist"  # inpaint's method=diffusion (RePaint) on images of the model's domain and size
 COLOUR_DENOISER = "resunet-denoise-color"  # joins the gray model's views on colour files (denoise's colour="mix")
 # What a task's model must restore (its config.json's "restores").
-NEEDS = {"denoise": "denoise", "inpaint": "inpaint", "sr": "denoise", "deblur": "denoise", "jpeg": "jpeg"}
+NEEDS = {"denoise": "denoise", "inpaint": "inpaint", "sr": "sr", "deblur": "denoise", "jpeg": "jpeg"}
 
 
 def check_task(task: str) -> None:

@@ -119,7 +119,7 @@ def restore_image(image: ImageData, opts: RestoreOptions, progress: Progress = N
         if holes.any():
             x = inpaint(x, grow(holes, side), ensemble=opts.ensemble, **common, **extra)
     elif opts.task == "sr":
-        x = super_resolve(x, opts.scale, **common, **extra)
+        x = super_resolve(x, opts.scale, ensemble=opts.ensemble, **common, **extra)
         if alpha is not None:
             from pixelsmith.baselines import classical_upscale
 

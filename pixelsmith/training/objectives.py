@@ -37,6 +37,7 @@ class Objective:
     Args: type = NoArgs
     example_args: dict[str, Any] = {}  # small options for the registry's tests
     example_model: str = ""  # the registered model the tests train with it ("" = the first of its family)
+    example_data_args: dict[str, Any] = {}  # data_args the tests add to their small data set
 
     def __init__(self, cfg: TrainConfig, model: nn.Module, wrap: Callable[[nn.Module], nn.Module]) -> None:
         self.cfg, self.model = cfg, model
@@ -165,7 +166,7 @@ def register_objective(name: str) -> Callable[[type[Objective]], type[Objective]
 
 def _ensure_builtin_objectives() -> None:
     # Importing the modules runs their @register_objective decorators.
-    from pixelsmith.training import autoregressive, classify, diffusion, gan, predict, restore, vae  # noqa: F401
+    from pixelsmith.training import autoregressive, classify, diffusion, gan, predict, restore, sr, vae  # noqa: F401
 
 
 def list_objectives() -> list[str]:

@@ -33,9 +33,13 @@ class RestoreObjective(Objective):
     datasets = ("patches",)
     Args = RestoreArgs
     example_args = {"loss": "mse"}
+    example_model = "resunet"
 
     def __init__(self, cfg, model, wrap):
         super().__init__(cfg, model, wrap)
+        if cfg.data_args.get("degradation", "noise") not in RESTORES:
+            raise PixelsmithError(f"objective=restore learns to undo a degradation; accepted data_args.degradation: "
+                                  f"{', '.join(RESTORES)} ('none' is for objective=super_resolve)")
         self.net = wrap(model)
         self.optimizers["model"] = self.adam(model.parameters())
 
