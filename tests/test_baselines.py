@@ -21,7 +21,7 @@ from pixelsmith.baselines import (
 from pixelsmith.metrics import psnr
 from pixelsmith.pipelines.methods import METHODS
 
-CLASSICAL = [(task, m) for task, methods in METHODS.items() for m in methods if m not in ("model", "dip", "diffusion", "none")]
+CLASSICAL = [(task, m) for task, methods in METHODS.items() for m in methods if m not in ("model", "pnp", "dip", "diffusion", "none")]
 
 
 @pytest.mark.parametrize("task,method", CLASSICAL, ids=[f"{t}-{m}" for t, m in CLASSICAL])
