@@ -246,7 +246,7 @@ def test_folder_usage_errors_fail_once_before_any_file(tmp_path):
     (["restore", "{tmp}/ok.png", "-o", "{tmp}/o.png", "--task", "jpeg", "--quality", "30", "--model",
       "resunet-denoise-gray"], 2, ["--model resunet-denoise-gray is not a model for jpeg"]),
     (["restore", "{tmp}/ok.png", "-o", "{tmp}/o.png", "--task", "sr", "--model", "resunet-inpaint"], 2,
-     ["not a model for denoise"]),
+     ["not a model for sr"]),
     (["export", "--model", "dcgan-mnist", "-o", "{tmp}/g.onnx"], 2, ["not an image-to-image"]),
     (["frobnicate"], 2, ["invalid choice"]),
 ])
@@ -322,7 +322,7 @@ def test_inpaint_with_a_classical_method_fills_the_holes(inputs, capsys):
 @pytest.mark.parametrize("scale", [2, 3, 4])
 def test_sr_scales_the_image_and_its_alpha(inputs, capsys, scale):
     code, _, err = run_main(capsys, "restore", inputs / "rgba.png", "-o", inputs / "big.png", "--task", "sr",
-                            "--scale", scale, "--method", "bicubic" if scale > 2 else "model", "--iterations", "2")
+                            "--scale", scale, "--method", "bicubic" if scale > 2 else "model")
     assert code == 0, err
     result = np.asarray(Image.open(inputs / "big.png"))
     assert result.shape == (64 * scale, 72 * scale, 4)
@@ -388,7 +388,7 @@ RESTORE_ERRORS = [
     (["--task", "inpaint", "--mask", "{tmp}/nomask.png"], 2, ["--mask", "nomask.png: no such file"]),
     (["--task", "inpaint", "--mask", "{tmp}/small.png"], 1, ["small.png", "must match"]),
     (["--task", "sr", "--method", "bm3d"], 2, ["--method bm3d is not known for sr",
-                                                "accepted: model, bicubic, lanczos"]),
+                                                "accepted: model, pnp, bicubic, lanczos"]),
     (["--task", "jpeg", "--method", "nlm"], 2, ["accepted: model, none"]),
     (["--task", "deblur", "--kernel", "gaussian:1", "--method", "telea"], 2, ["accepted: model, wiener, rl"]),
     (["--task", "inpaint", "--method", "lanczos"], 2, ["accepted: model, dip, diffusion, telea, ns, biharmonic"]),

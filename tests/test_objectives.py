@@ -31,6 +31,7 @@ class ToyDenoise(Objective):
     datasets = ("folder",)
     Args = ToyArgs
     example_args = {"noise": 0.2}
+    example_model = "resunet"
 
     def __init__(self, cfg, model, wrap):
         super().__init__(cfg, model, wrap)

@@ -12,7 +12,7 @@ from pixelsmith.pipelines.prior import plug_and_play
 
 @pytest.fixture(scope="module")
 def prior():
-    return load_restorer("sr")
+    return load_restorer("denoise")
 
 
 def test_super_resolution_in_tiles_matches_the_whole_image(camera, prior):

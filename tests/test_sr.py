@@ -40,7 +40,7 @@ def test_colour_super_resolution_sharpens_the_luma_and_keeps_the_colours(astrona
     luma, reference = rgb_to_ycbcr(ours)[:1], rgb_to_ycbcr(astronaut)[:1]
     assert psnr(luma, reference, border=2) > psnr(rgb_to_ycbcr(bicubic)[:1], reference, border=2) + 0.5
     chroma = rgb_to_ycbcr(ours)[1:] - rgb_to_ycbcr(bicubic)[1:]
-    assert chroma.abs().max() < 0.02  # chroma is bicubic's (up to clipping back into RGB)
+    assert chroma.abs().max() < 0.05  # chroma is bicubic's (up to clipping back into RGB)
     assert super_resolve(small[:, :20, :30], 3).shape == (3, 60, 90)
 
 

@@ -48,7 +48,7 @@ class MultiScaleSR(nn.Module):
         return 2 + 2 * len(self.body) + 2  # head, two 3x3 per block, body end and tail
 
 
-@register_model("mdsr", family="restore", example_args={"width": 8, "blocks": 1})
+@register_model("mdsr", family="restore", example_args={"width": 8, "blocks": 1, "scales": [2, 3]})
 def mdsr(channels: int = 1, width: int = 64, blocks: int = 16, scales: list[int] = (2, 3, 4)) -> MultiScaleSR:
     """Multi-scale super-resolution network (shared residual body at low resolution, a sub-pixel tail per scale,
     bicubic skip)."""

@@ -44,7 +44,7 @@ class SuperResolveObjective(Objective):
     families = ("restore",)
     datasets = ("patches",)
     Args = SuperResolveArgs
-    example_args = {"scales": [2, 4]}
+    example_args = {"scales": [2, 3]}
     example_model = "mdsr"
     example_data_args = {"degradation": "none"}
 
