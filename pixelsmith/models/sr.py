@@ -42,11 +42,6 @@ class MultiScaleSR(nn.Module):
         base = F.interpolate(x, scale_factor=scale, mode="bicubic", align_corners=False)
         return base + detail.to(base.dtype)
 
-    @property
-    def receptive_radius(self) -> int:
-        """Input pixels on each side that reach an output pixel (tiles overlap by at least 4 times this)."""
-        return 2 + 2 * len(self.body) + 2  # head, two 3x3 per block, body end and tail
-
 
 @register_model("mdsr", family="restore", example_args={"width": 8, "blocks": 1, "scales": [2, 3]})
 def mdsr(channels: int = 1, width: int = 64, blocks: int = 16, scales: list[int] = (2, 3, 4)) -> MultiScaleSR:

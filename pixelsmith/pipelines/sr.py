@@ -8,10 +8,9 @@ import torch
 
 from pixelsmith.colorspace import rgb_to_ycbcr, ycbcr_to_rgb
 from pixelsmith.errors import UsageError
-from pixelsmith.nn import dihedral
-from pixelsmith.pipelines.methods import check_iterations, check_method, check_scale, load_restorer
+from pixelsmith.pipelines.methods import UPSCALERS, check_iterations, check_method, check_scale, load_restorer
 from pixelsmith.pipelines.prior import plug_and_play
-from pixelsmith.pipelines.tiling import FLIPS, ONE, model_channels, run_tiled
+from pixelsmith.pipelines.tiling import FLIPS, ONE, model_channels, run_tiled, view_average
 from pixelsmith.precision import autocast
 from pixelsmith.progress import Progress
 
@@ -28,10 +27,7 @@ def _network(net, x: torch.Tensor, scale: int, bf16: bool, views: tuple[int, ...
         with autocast(bf16):
             return net(t.contiguous(memory_format=torch.channels_last), scale).float()
 
-    def fn(t: torch.Tensor) -> torch.Tensor:
-        return sum(dihedral(once(dihedral(t, i)), i, inverse=True) for i in views) / len(views)
-
-    return run_tiled(fn, x[None], SR_TILE, SR_OVERLAP, scale=scale, out_channels=x.shape[0],
+    return run_tiled(view_average(once, views), x[None], SR_TILE, SR_OVERLAP, scale=scale, out_channels=x.shape[0],
                      progress=progress)[0].clamp(0, 1)
 
 
@@ -47,7 +43,7 @@ def super_resolve(x: torch.Tensor, scale: int, *, method: str = "model", model: 
     check_iterations(iterations)
     from pixelsmith.baselines import classical_upscale
 
-    if method in ("bicubic", "lanczos"):
+    if method in UPSCALERS:
         return classical_upscale(method, x, scale)
     if method == "model":
         if iterations is not None:

@@ -70,6 +70,11 @@ def run_tiled(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, tile:
     return out / weight
 
 
+def view_average(once: Callable[[torch.Tensor], torch.Tensor], views: tuple[int, ...]):
+    """``once`` (N,C,h,w) -> (N,C',h',w') averaged over the dihedral ``views`` of its input, each undone."""
+    return lambda t: sum(dihedral(once(dihedral(t, i)), i, inverse=True) for i in views) / len(views)
+
+
 def model_channels(model: nn.Module) -> int:
     """Image channels a restoration model works on."""
     return model.config["args"].get("channels", 1)
@@ -109,9 +114,7 @@ def apply_model(model: nn.Module, x: torch.Tensor, cond: torch.Tensor | None = N
                 return model(image, condition.to(image.dtype).contiguous(memory_format=torch.channels_last)).float()
             return model(image).float()
 
-    def fn(t: torch.Tensor) -> torch.Tensor:
-        return sum(dihedral(once(dihedral(t, i)), i, inverse=True) for i in views) / len(views)
-
+    fn = view_average(once, views)
     outputs = []
     for image, condition in jobs:
         if k and condition.shape[0] != k:
