@@ -17,6 +17,7 @@ from pathlib import Path
 from pixelsmith import __version__
 from pixelsmith.errors import Cancelled, PixelsmithError, UsageError
 from pixelsmith.pipelines.methods import METHODS, TASKS
+from pixelsmith.runtime import keep_freed_memory
 
 EXAMPLES = {
     "models": "pixelsmith models",
@@ -568,6 +569,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         args.overrides += extra
     _show_notes(args.command)
+    keep_freed_memory()
     try:
         return COMMANDS[args.command](args)
     except UsageError as exc:

@@ -22,6 +22,9 @@ from pixelsmith.probe import DEFAULT_MAX_PIXELS, OUTPUT_EXTENSIONS, open_image
 
 FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF",
            ".webp": "WEBP"}
+# zlib level of written PNGs: 1 encodes several times faster than the default 6, for somewhat larger files
+# (measured by benchmarks/speed.py)
+PNG_COMPRESSION = 1
 
 
 @dataclass
@@ -222,20 +225,23 @@ def write_image(path: str | Path, pixels: torch.Tensor, alpha: torch.Tensor | No
 
     meta = {} if fmt == "BMP" else {k: v for k, v in (("exif", exif), ("icc_profile", icc)) if v}
 
+    png = {"compress_level": PNG_COMPRESSION} if fmt == "PNG" else {}
+
     def save(tmp: str) -> None:
         if bit_depth == 16 and array.ndim == 3:
             import cv2  # PIL cannot write 16-bit RGB; OpenCV can
 
             code = cv2.COLOR_RGBA2BGRA if array.shape[2] == 4 else cv2.COLOR_RGB2BGR
             ext = ".png" if fmt == "PNG" else ".tiff"
-            ok, buffer = cv2.imencode(ext, cv2.cvtColor(array, code))
+            params = [cv2.IMWRITE_PNG_COMPRESSION, PNG_COMPRESSION] if fmt == "PNG" else []
+            ok, buffer = cv2.imencode(ext, cv2.cvtColor(array, code), params)
             if not ok:
                 raise PixelsmithError(f"{path}: OpenCV could not encode a 16-bit image")
             Path(tmp).write_bytes(buffer.tobytes())
         elif bit_depth == 16 and alpha is None:
-            Image.fromarray(array.astype(np.uint16)).save(tmp, format=fmt, **meta)  # mode I;16
+            Image.fromarray(array.astype(np.uint16)).save(tmp, format=fmt, **png, **meta)  # mode I;16
         else:
-            kwargs = dict(meta, **({"quality": quality} if fmt in ("JPEG", "WEBP") else {}))
+            kwargs = dict(meta, **png, **({"quality": quality} if fmt in ("JPEG", "WEBP") else {}))
             if fmt == "WEBP" and alpha is None:
                 kwargs["lossless"] = False
             Image.fromarray(array).save(tmp, format=fmt, **kwargs)

@@ -55,11 +55,10 @@ def test_the_flip_ensemble_differs_from_one_pass_and_is_no_worse(camera):
 def test_tiled_super_resolution_matches_the_untiled_pass(camera, monkeypatch):
     small = camera[:, :200, :232]
     whole = super_resolve(small, 2, ensemble=False, bf16=False)
-    monkeypatch.setattr(S, "SR_TILE", 96)
-    monkeypatch.setattr(S, "SR_OVERLAP", 40)
+    monkeypatch.setattr(S, "SR_TILE", 112)
     tiled = super_resolve(small, 2, ensemble=False, bf16=False)
     assert tiled.shape == whole.shape == (1, 400, 464)
-    assert (tiled - whole).abs().max() < 1e-3
+    assert (tiled - whole).abs().max() < 1e-5  # the margin covers the whole receptive field
 
 
 def test_an_untrained_network_is_bicubic_and_refuses_other_scales_and_channels():

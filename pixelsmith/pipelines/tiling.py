@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import torch
 import torch.nn as nn
 
 from pixelsmith.errors import PixelsmithError, UsageError
-from pixelsmith.nn import dihedral, pad_to_multiple
+from pixelsmith.nn import channels_last, dihedral, pad_to_multiple
 from pixelsmith.precision import autocast
 from pixelsmith.progress import Progress, report
 
@@ -18,51 +19,70 @@ from pixelsmith.progress import Progress, report
 ONE, FLIPS, ROTATIONS, ALL = (0,), (0, 2, 4, 6), (0, 1, 2, 3), tuple(range(8))
 
 
-def _window(size: int, overlap: int, blend_start: bool, blend_end: bool) -> torch.Tensor:
-    """1-D tile weights. At an edge shared with another tile, the outer quarter of the overlap gets weight 0
-    (those pixels saw the tile's padding, not the image) and the middle half ramps up linearly; an edge
-    on the image border keeps weight 1."""
+def _window(size: int, overlap: int, margin: int, blend_start: bool, blend_end: bool) -> torch.Tensor:
+    """1-D tile weights. At an edge shared with another tile, the outer ``margin`` pixels get weight 0 (they saw
+    the tile's padding, not the image) and the rest of the overlap ramps up linearly; an edge on the image border
+    keeps weight 1."""
     w = torch.ones(size)
-    zero = overlap // 4
-    ramp = torch.linspace(0, 1, overlap - 2 * zero + 2)[1:-1]
+    ramp = torch.linspace(0, 1, overlap - 2 * margin + 2)[1:-1]
     if blend_start:
-        w[:zero] = 0
-        w[zero:zero + len(ramp)] = ramp
+        w[:margin] = 0
+        w[margin:margin + len(ramp)] = ramp
     if blend_end:
-        w[size - zero:] = 0
-        w[size - zero - len(ramp):size - zero] = ramp.flip(0)
+        w[size - margin:] = 0
+        w[size - margin - len(ramp):size - margin] = ramp.flip(0)
     return w
 
 
-def _starts(length: int, tile: int, overlap: int) -> list[int]:
+ALIGN = 16  # tile sides are rounded up to this: oneDNN convolutions run 2-3x slower on odd sizes
+
+
+def _layout(length: int, tile: int, overlap: int, multiple: int) -> tuple[int, list[int]]:
+    """Tile size and starts along one side: the fewest tiles of at most ``tile`` that overlap by at least
+    ``overlap``, all of one size (a multiple of ALIGN and ``multiple``) and evenly spread, so no tile is mostly
+    overlap; starts are multiples of ``multiple`` when the side is one."""
     if length <= tile:
-        return [0]
-    step = tile - overlap
-    starts = list(range(0, length - tile, step)) + [length - tile]
-    return sorted(set(starts))
+        return length, [0]
+    step = multiple if length % multiple == 0 else 1
+    align = math.lcm(multiple, ALIGN) if 4 * math.lcm(multiple, ALIGN) <= tile else multiple
+    for count in range(2, length + 1):
+        size = -(-math.ceil((length + (count - 1) * overlap) / count) // align) * align
+        while size <= tile:
+            size = min(size, length)
+            starts = sorted({int(i * (length - size) / (count - 1)) // step * step for i in range(count - 1)}
+                            | {length - size})
+            if all(b - a <= size - overlap for a, b in zip(starts, starts[1:])):
+                return size, starts
+            size += align
+    raise AssertionError(f"no tiling of {length} by {tile} with overlap {overlap}")
 
 
 @torch.no_grad()
 def run_tiled(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, tile: int = 512, overlap: int = 64,
-              scale: int = 1, out_channels: int | None = None, progress: Progress = None) -> torch.Tensor:
-    """Apply ``fn`` (N,C,h,w) -> (N,C',h*scale,w*scale) to ``x`` in overlapping tiles blended with linear ramps,
-    so memory stays bounded whatever the image size; an image no larger than one tile runs whole. A 'tiles'
-    event follows each tile of a tiled image. The result equals the untiled one exactly when fn's
-    receptive-field radius is at most overlap // 4."""
+              scale: int = 1, out_channels: int | None = None, margin: int | None = None, multiple: int = 1,
+              progress: Progress = None) -> torch.Tensor:
+    """Apply ``fn`` (N,C,h,w) -> (N,C',h*scale,w*scale) to ``x`` in overlapping tiles of at most ``tile`` pixels
+    blended with linear ramps, so memory stays bounded whatever the image size; an image no larger than one tile
+    runs whole. Tiles are of one size, a multiple of ``multiple`` (a model's size multiple) when the image is.
+    A 'tiles' event follows each tile of a tiled image. The result equals the untiled one exactly when fn's
+    receptive-field radius is at most ``margin`` (default overlap // 4), the part of each overlap left out."""
+    margin = overlap // 4 if margin is None else margin
     if overlap * 2 >= tile:
         raise UsageError(f"overlap={overlap} must be less than half of tile={tile}")
+    if not 0 <= margin < overlap / 2:
+        raise UsageError(f"margin={margin} must be at least 0 and less than half of overlap={overlap}")
     n, c, h, w = x.shape
     if h <= tile and w <= tile:
         return fn(x)
     s = scale
     out = torch.zeros(n, out_channels or c, h * s, w * s)
     weight = torch.zeros(1, 1, h * s, w * s)
-    tiles = [(top, left) for top in _starts(h, tile, overlap) for left in _starts(w, tile, overlap)]
+    (th, tops), (tw, lefts) = (_layout(side, tile, overlap, multiple) for side in (h, w))
+    tiles = [(top, left) for top in tops for left in lefts]
     for done, (top, left) in enumerate(tiles, 1):
-        th, tw = min(tile, h), min(tile, w)
         patch = fn(x[..., top:top + th, left:left + tw])
-        wy = _window(th * s, overlap * s, top > 0, top + th < h)
-        wx = _window(tw * s, overlap * s, left > 0, left + tw < w)
+        wy = _window(th * s, overlap * s, margin * s, top > 0, top + th < h)
+        wx = _window(tw * s, overlap * s, margin * s, left > 0, left + tw < w)
         mask = wy[:, None] * wx[None, :]
         out[..., top * s:(top + th) * s, left * s:(left + tw) * s] += patch.float() * mask
         weight[..., top * s:(top + th) * s, left * s:(left + tw) * s] += mask
@@ -109,9 +129,9 @@ def apply_model(model: nn.Module, x: torch.Tensor, cond: torch.Tensor | None = N
     def once(t: torch.Tensor) -> torch.Tensor:
         image, condition = t[:, :expected], t[:, expected:]
         with autocast(bf16):
-            image = image.contiguous(memory_format=torch.channels_last)
+            image = channels_last(image)
             if k:
-                return model(image, condition.to(image.dtype).contiguous(memory_format=torch.channels_last)).float()
+                return model(image, channels_last(condition.to(image.dtype))).float()
             return model(image).float()
 
     fn = view_average(once, views)
@@ -122,7 +142,8 @@ def apply_model(model: nn.Module, x: torch.Tensor, cond: torch.Tensor | None = N
         joined = image[None] if not k else torch.cat([image, condition.to(image.dtype)])[None]
         # Pad the whole image as the model pads its input, so edge tiles see what the untiled model sees.
         joined, (h, w) = pad_to_multiple(joined, getattr(model, "multiple", 1), pad)
-        outputs.append(run_tiled(fn, joined, tile, overlap, out_channels=expected, progress=progress)[0, :, :h, :w])
+        outputs.append(run_tiled(fn, joined, tile, overlap, out_channels=expected,
+                                 multiple=getattr(model, "multiple", 1), progress=progress)[0, :, :h, :w])
     out = torch.cat(outputs)
     if expected > 1 and channels == 1:
         out = out.mean(0, keepdim=True)

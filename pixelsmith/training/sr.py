@@ -11,6 +11,7 @@ from pixelsmith.degradations import bicubic_downscale
 from pixelsmith.errors import PixelsmithError
 from pixelsmith.losses import RESTORATION_LOSSES, restoration_loss
 from pixelsmith.metrics import psnr
+from pixelsmith.nn import channels_last
 from pixelsmith.training.objectives import Objective, register_objective
 
 
@@ -71,7 +72,7 @@ class SuperResolveObjective(Objective):
         quantize = float(torch.rand(1, generator=generator)) < self.args.quantize_prob
         lr = low_resolution(hr, scale, quantize)
         with self.autocast():
-            sr = self.net(lr.contiguous(memory_format=torch.channels_last), scale)
+            sr = self.net(channels_last(lr), scale)
         loss = restoration_loss(sr.float(), hr, self.args.loss)
         self.update("model", loss, self.model.parameters())
         return {"loss": loss.item(), f"psnr_x{scale}": psnr(sr.float().clamp(0, 1), hr).mean().item()}

@@ -25,6 +25,7 @@ from pixelsmith.data import build_dataset
 from pixelsmith.errors import Cancelled, PixelsmithError
 from pixelsmith.hub import from_pretrained, save_pretrained, transplant
 from pixelsmith.io import atomic_write
+from pixelsmith.nn import channels_last
 from pixelsmith.progress import Progress, report
 from pixelsmith.registry import create_model, get_entry
 from pixelsmith.training.evaluation import TrainingEvaluator
@@ -372,7 +373,7 @@ class Trainer:
                 batch = [b.to(self.device, non_blocking=True) for b in batch] if isinstance(batch, (list, tuple)) \
                     else [batch.to(self.device)]
                 if cfg.channels_last:
-                    batch = [b.contiguous(memory_format=torch.channels_last) if b.ndim == 4 else b for b in batch]
+                    batch = [channels_last(b) for b in batch]
                 # Per-step randomness (latents, ...) depends only on (seed, step, rank): nothing to restore.
                 generator = torch.Generator().manual_seed(cfg.seed * 1_000_003 + self.step * 101 + self.rank)
                 losses = self.objective.step(batch, generator)
