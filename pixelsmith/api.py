@@ -71,7 +71,8 @@ def restore(image: Any, task: str = "denoise", *, mask: Any = None, progress: Pr
     """Restore ``image`` (a path, a PIL image, a uint8/uint16 numpy array or a float tensor (C,H,W) in [0, 1])
     with ``task`` (denoise, inpaint, sr, deblur, jpeg); returns the same kind it was given (a path gives a PIL
     image). ``params`` take the CLI's names: sigma, scale, kernel, quality, method, model, iterations, colour,
-    ensemble (False is the CLI's --fast), bf16 (False is --fp32), max_pixels."""
+    ensemble (False is the CLI's --fast, True its --ensemble; None, the default, averages
+    the self-ensemble on images up to 4 megapixels), bf16 (False is --fp32), max_pixels."""
     unknown = sorted(set(params) - set(PARAMETERS))
     if unknown:
         raise UsageError(f"{unknown[0]}={params[unknown[0]]!r} is not a parameter of restore; accepted: "

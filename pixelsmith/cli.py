@@ -176,9 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--max-pixels", type=int, default=100_000_000, help="refuse larger images (default 1e8)")
     p.add_argument("--fp32", action="store_true", help="run the model in float32 instead of bf16 autocast")
-    p.add_argument("--fast", action="store_true", help="denoise, inpaint, jpeg, sr: one pass of the model instead of "
-                   "the average of several (flips and rotations of the input; 2-4x faster, 8x for inpaint; "
-                   "a little lower PSNR: docs/tasks.md)")
+    passes = p.add_mutually_exclusive_group()
+    passes.add_argument("--fast", action="store_true", help="denoise, inpaint, jpeg, sr: one pass of the model "
+                        "instead of the average of several (flips and rotations of the input; 2-4x faster, 8x for "
+                        "inpaint; a little lower PSNR: docs/tasks.md); the default on images over 4 megapixels")
+    passes.add_argument("--ensemble", action="store_true", help="the average of several passes also on images over "
+                        "4 megapixels (docs/speed.md)")
 
     p = _sub(sub, "degrade", "degrade an image or a folder (blur, downscale, noise, JPEG, holes) to make test inputs")
     p.add_argument("input")
@@ -359,7 +362,8 @@ def cmd_restore(args) -> int:
     opts = RestoreOptions(task=args.task, method=args.method, sigma=args.sigma, scale=args.scale,
                           kernel=args.kernel, quality=args.quality, mask=args.mask, iterations=args.iterations,
                           model=args.model, colour=args.colour, format=args.format, overwrite=args.overwrite,
-                          max_pixels=args.max_pixels, bf16=not args.fp32, ensemble=not args.fast)
+                          max_pixels=args.max_pixels, bf16=not args.fp32,
+                          ensemble=False if args.fast else True if args.ensemble else None)
     with Bars() as bars:
         result = restore_files(args.input, args.output, opts, shard=shard(), progress=bars)
     return _report(result, "restored")

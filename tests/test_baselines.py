@@ -117,3 +117,19 @@ def test_wavelet_denoising_of_a_flat_image_is_the_image():
     for channels, sigma in [(1, 0.0), (3, 10.0)]:
         flat = torch.full((channels, 32, 32), 0.5)
         assert torch.equal(wavelet_denoise(flat, sigma), flat)
+
+
+def test_a_large_image_is_estimated_on_blocks_close_to_the_whole(camera, monkeypatch):
+    """The block grid (here forced on a 256x256 image) reads the same level as the whole image, on unclipped
+    noise and on a file's clipped noise."""
+    import pixelsmith.baselines as B
+
+    for clip in (False, True):
+        noisy = D.add_gaussian_noise(camera[:, :256, :256], 20, gen(4), clip=clip, quantize=clip)
+        whole = estimate_sigmas(noisy)[0]
+        monkeypatch.setattr(B, "SIGMA_PIXELS", 4 * 64 * 64)
+        monkeypatch.setattr(B, "SIGMA_BLOCK", 64)
+        assert len(B._blocks(noisy[0].numpy())) == 4
+        blocks = estimate_sigmas(noisy)[0]
+        monkeypatch.undo()
+        assert blocks != whole and abs(blocks / whole - 1) < 0.1 and abs(blocks - 20) < 3, (blocks, whole)

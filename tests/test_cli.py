@@ -397,6 +397,7 @@ RESTORE_ERRORS = [
     (["--colour", "rainbow"], 2, ["invalid choice"]),
     (["--max-pixels", "10"], 1, ["exceeds", "--max-pixels N"]),
     (["--max-pixels", "0"], 2, ["--max-pixels 0 must be at least 1"]),
+    (["--fast", "--ensemble"], 2, ["not allowed with argument --fast"]),
 ]
 
 

@@ -66,3 +66,18 @@ def test_pull_push_fill_keeps_known_pixels_and_fills_holes_smoothly():
     g = torch.Generator().manual_seed(0)
     sparse = (torch.rand(1, 1, h, w, generator=g) < 0.7).float()
     assert (pull_push_fill(torch.full((1, 3, h, w), 0.4) * (1 - sparse), sparse) - 0.4).abs().max() < 1e-6
+
+
+def test_channels_last_gives_one_channel_tensors_nhwc_strides():
+    """contiguous(memory_format=channels_last) leaves a 1-channel tensor with NCHW strides; convolutions then
+    run in NCHW. The helper gives real NHWC strides, so the convolution's output is channels_last too."""
+    from pixelsmith.nn import channels_last
+
+    x = torch.rand(2, 1, 12, 10)
+    assert x.contiguous(memory_format=torch.channels_last).stride(1) != 1
+    y = channels_last(x)
+    assert y.stride(1) == 1 and torch.equal(y, x)
+    conv = torch.nn.Conv2d(1, 4, 3, padding=1).to(memory_format=torch.channels_last)
+    assert conv(y).is_contiguous(memory_format=torch.channels_last) and conv(y).stride(1) == 1
+    already = channels_last(torch.rand(1, 3, 8, 8))
+    assert channels_last(already) is already

@@ -188,3 +188,15 @@ def test_no_pixel_missing_returns_the_input_without_loading_a_model(monkeypatch)
     image = ImageData(torch.rand(3, 16, 16, generator=gen(0)))
     out = restore_image(image, RestoreOptions(task="inpaint"), mask=torch.zeros(1, 16, 16))
     assert torch.equal(out.pixels, image.pixels)
+
+
+def test_the_self_ensemble_is_the_default_up_to_a_size(monkeypatch):
+    """ensemble=None averages the views on images up to ENSEMBLE_MAX_PIXELS and runs one pass above it."""
+    import pixelsmith.pipelines.restore as R
+
+    noisy = ImageData(torch.rand(1, 64, 80, generator=gen(5)))
+    opts = {b: restore_image(noisy, RestoreOptions(task="denoise", sigma=25, ensemble=b)).pixels
+            for b in (None, True, False)}
+    assert torch.equal(opts[None], opts[True]) and not torch.equal(opts[True], opts[False])
+    monkeypatch.setattr(R, "ENSEMBLE_MAX_PIXELS", 64 * 80 - 1)
+    assert torch.equal(restore_image(noisy, RestoreOptions(task="denoise", sigma=25)).pixels, opts[False])

@@ -111,3 +111,27 @@ def test_sizes_off_the_models_multiple_come_back_at_their_size(pad):
     x = torch.rand(1, 33, 50, generator=gen(5))
     out = apply_model(net, x, torch.full_like(x, 0.5), bf16=False, pad=pad)
     assert out.shape == (1, 33, 50) and torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("tile,overlap,multiple", [(512, 64, 16), (320, 48, 1), (128, 16, 1), (64, 8, 8)])
+def test_tile_layouts_cover_the_side_with_equal_aligned_tiles(tile, overlap, multiple):
+    from pixelsmith.pipelines.tiling import ALIGN, _layout
+
+    for length in range(tile + 1, 6 * tile, 7):
+        size, starts = _layout(length, tile, overlap, multiple)
+        assert size <= tile and starts[0] == 0 and starts[-1] + size == length
+        assert all(b - a <= size - overlap for a, b in zip(starts, starts[1:])), (length, size, starts)
+        if 4 * ALIGN * multiple <= tile:
+            assert size % ALIGN == 0 or size == length
+        if length % multiple == 0:
+            assert all(s % multiple == 0 for s in starts)
+        lower = _layout(length, tile, overlap, 1)[1]
+        assert len(starts) <= len(lower) + 1  # alignment costs at most one tile
+
+
+def test_a_margin_as_wide_as_the_receptive_field_is_exact():
+    x = torch.rand(1, 1, 150, 170, generator=gen(2))
+    tiled = run_tiled(blur, x, tile=48, overlap=6, margin=2)  # blur's radius is 2
+    assert (tiled - blur(x)).abs().max() < 1e-5
+    with pytest.raises(UsageError, match="margin=3 must be at least 0 and less than half of overlap=6"):
+        run_tiled(blur, x, tile=48, overlap=6, margin=3)

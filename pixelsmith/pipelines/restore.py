@@ -26,6 +26,9 @@ from pixelsmith.progress import Progress
 
 
 MIN_SIDE = 32  # images with a shorter side are edge-replicated to it for every task, then cropped back
+# Larger images get one pass of the model by default instead of the self-ensemble, which costs 2-8x the time
+# for about 0.1 dB (the trade per task at 12 MP: docs/speed.md).
+ENSEMBLE_MAX_PIXELS = 4_000_000
 
 
 @dataclass
@@ -46,7 +49,7 @@ class RestoreOptions:
     overwrite: bool = False
     max_pixels: int = DEFAULT_MAX_PIXELS
     bf16: bool = True
-    ensemble: bool = True
+    ensemble: bool | None = None  # the self-ensemble: None averages it on images up to ENSEMBLE_MAX_PIXELS
 
 
 def check_options(opts: RestoreOptions) -> None:
@@ -109,17 +112,18 @@ def restore_image(image: ImageData, opts: RestoreOptions, progress: Progress = N
     common = {"method": opts.method, "model": opts.model, "bf16": opts.bf16, "progress": progress}
     extra = {"iterations": opts.iterations} if opts.iterations else {}
     check_method(opts.task, opts.method)
+    ensemble = opts.ensemble if opts.ensemble is not None else h * w <= ENSEMBLE_MAX_PIXELS
     side = 0 if opts.method == "diffusion" else MIN_SIDE  # a diffusion model fills images of its own size only
     x = grow(x, side)
     if opts.task == "denoise":
-        x = denoise(x, opts.sigma, colour=opts.colour, ensemble=opts.ensemble, **common, **extra)
+        x = denoise(x, opts.sigma, colour=opts.colour, ensemble=ensemble, **common, **extra)
     elif opts.task == "inpaint":
         holes, from_alpha = _mask_for(image, opts, mask)
         alpha = None if from_alpha else alpha
         if holes.any():
-            x = inpaint(x, grow(holes, side), ensemble=opts.ensemble, **common, **extra)
+            x = inpaint(x, grow(holes, side), ensemble=ensemble, **common, **extra)
     elif opts.task == "sr":
-        x = super_resolve(x, opts.scale, ensemble=opts.ensemble, **common, **extra)
+        x = super_resolve(x, opts.scale, ensemble=ensemble, **common, **extra)
         if alpha is not None:
             from pixelsmith.baselines import classical_upscale
 
@@ -131,7 +135,7 @@ def restore_image(image: ImageData, opts: RestoreOptions, progress: Progress = N
     elif opts.task == "jpeg":
         table = file_luma_table(image.path) if image.path else None
         quality = opts.quality if opts.quality is not None else jpeg_quality(image.path, table)
-        x = remove_jpeg_artifacts(x, quality, ensemble=opts.ensemble, table=table, **common)
+        x = remove_jpeg_artifacts(x, quality, ensemble=ensemble, table=table, **common)
     if not torch.isfinite(x).all():  # a guard: nothing that is not a number reaches a file
         raise PixelsmithError(f"{image.path or 'the image'}: the {opts.task} result holds values that are not finite "
                               f"numbers; nothing was written (please report this with the image and options)")
