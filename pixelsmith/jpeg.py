@@ -50,6 +50,15 @@ def file_luma_table(path: str) -> torch.Tensor | None:
         return torch.tensor(list(tables[0]), dtype=torch.float64).view(8, 8)
 
 
+def file_chroma_halved(path: str) -> bool:
+    """Whether a JPEG file stores its chroma at half the resolution both ways (4:2:0, Pillow's and most cameras'
+    default); False for 4:4:4, 4:2:2, gray JPEGs and other formats."""
+    from PIL import Image, JpegImagePlugin
+
+    with Image.open(path) as im:
+        return im.format == "JPEG" and im.mode != "L" and JpegImagePlugin.get_sampling(im) == 2
+
+
 def jpeg_quality(path: str, table: torch.Tensor | None = None) -> int:
     """Estimate the IJG quality (1-100) a JPEG file was saved with, from its luma quantisation table (``table``
     when the caller has already read it with file_luma_table): the quality whose scaled standard table is closest."""

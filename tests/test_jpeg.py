@@ -103,3 +103,27 @@ def test_bad_arguments_are_usage_errors(camera):
         remove_jpeg_artifacts(x, 101)
     with pytest.raises(UsageError, match="model=resunet-denoise-gray is not a model for jpeg"):
         remove_jpeg_artifacts(x, 30, model="resunet-denoise-gray")
+
+
+def test_halved_chroma_of_a_420_file_is_restored_at_its_coded_size(tmp_path):
+    """A 4:2:0 file's chroma restored at half resolution: a different result from the full-size planes, at
+    least as close to the clean chroma, and the same luma; only 4:2:0 colour JPEG files are detected."""
+    from PIL import Image
+    from skimage import data
+
+    from pixelsmith.jpeg import file_chroma_halved
+
+    clean = torch.from_numpy(data.astronaut()[:256, :256].copy()).permute(2, 0, 1).float() / 255.0
+    decoded = D.jpeg_compress(clean, 20)  # Pillow's default subsampling, 4:2:0
+    full, half = (remove_jpeg_artifacts(decoded, 20, chroma_halved=h) for h in (False, True))
+    chroma = [rgb_to_ycbcr(t)[1:] for t in (full, half, clean, decoded)]
+    assert not torch.allclose(chroma[0], chroma[1], atol=1e-3)
+    assert psnr(chroma[1], chroma[2]) >= psnr(chroma[0], chroma[2]) - 0.05 > psnr(chroma[3], chroma[2])
+    assert (rgb_to_ycbcr(full)[0] - rgb_to_ycbcr(half)[0]).abs().max() < 2 / 255  # luma: the gamut fit only
+    image = Image.fromarray(data.astronaut()[:64, :64])
+    image.save(tmp_path / "420.jpg", quality=50)
+    image.save(tmp_path / "444.jpg", quality=50, subsampling=0)
+    image.convert("L").save(tmp_path / "gray.jpg")
+    image.save(tmp_path / "x.png")
+    assert [file_chroma_halved(tmp_path / n) for n in ("420.jpg", "444.jpg", "gray.jpg", "x.png")] == \
+        [True, False, False, False]

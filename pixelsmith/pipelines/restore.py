@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from pixelsmith.degradations import parse_kernel
 from pixelsmith.errors import PixelsmithError, UsageError
 from pixelsmith.io import ImageData, read_image
-from pixelsmith.jpeg import file_luma_table, jpeg_quality
+from pixelsmith.jpeg import file_chroma_halved, file_luma_table, jpeg_quality
 from pixelsmith.pipelines.deblur import check_kernel_fits, deblur
 from pixelsmith.pipelines.denoise import check_colour, denoise
 from pixelsmith.pipelines.files import FilesResult, process_files
@@ -26,7 +26,7 @@ from pixelsmith.progress import Progress
 
 
 MIN_SIDE = 32  # images with a shorter side are edge-replicated to it for every task, then cropped back
-# Larger images get one pass of the model by default instead of the self-ensemble, which costs 2-8x the time
+# Larger outputs get one pass of the model by default instead of the self-ensemble, which costs 2-8x the time
 # for about 0.1 dB (the trade per task at 12 MP: docs/speed.md).
 ENSEMBLE_MAX_PIXELS = 4_000_000
 
@@ -49,7 +49,7 @@ class RestoreOptions:
     overwrite: bool = False
     max_pixels: int = DEFAULT_MAX_PIXELS
     bf16: bool = True
-    ensemble: bool | None = None  # the self-ensemble: None averages it on images up to ENSEMBLE_MAX_PIXELS
+    ensemble: bool | None = None  # the self-ensemble: None averages it on outputs up to ENSEMBLE_MAX_PIXELS
 
 
 def check_options(opts: RestoreOptions) -> None:
@@ -112,7 +112,7 @@ def restore_image(image: ImageData, opts: RestoreOptions, progress: Progress = N
     common = {"method": opts.method, "model": opts.model, "bf16": opts.bf16, "progress": progress}
     extra = {"iterations": opts.iterations} if opts.iterations else {}
     check_method(opts.task, opts.method)
-    ensemble = opts.ensemble if opts.ensemble is not None else h * w <= ENSEMBLE_MAX_PIXELS
+    ensemble = opts.ensemble if opts.ensemble is not None else h * w * s * s <= ENSEMBLE_MAX_PIXELS
     side = 0 if opts.method == "diffusion" else MIN_SIDE  # a diffusion model fills images of its own size only
     x = grow(x, side)
     if opts.task == "denoise":
@@ -135,7 +135,8 @@ def restore_image(image: ImageData, opts: RestoreOptions, progress: Progress = N
     elif opts.task == "jpeg":
         table = file_luma_table(image.path) if image.path else None
         quality = opts.quality if opts.quality is not None else jpeg_quality(image.path, table)
-        x = remove_jpeg_artifacts(x, quality, ensemble=ensemble, table=table, **common)
+        halved = file_chroma_halved(image.path) if image.path else False
+        x = remove_jpeg_artifacts(x, quality, ensemble=ensemble, table=table, chroma_halved=halved, **common)
     if not torch.isfinite(x).all():  # a guard: nothing that is not a number reaches a file
         raise PixelsmithError(f"{image.path or 'the image'}: the {opts.task} result holds values that are not finite "
                               f"numbers; nothing was written (please report this with the image and options)")

@@ -101,7 +101,7 @@ def model_channels(model: nn.Module) -> int:
 
 
 def apply_model(model: nn.Module, x: torch.Tensor, cond: torch.Tensor | None = None, bf16: bool = True,
-                tile: int = 512, overlap: int = 64, views: tuple[int, ...] = ONE, pad: str = "reflect",
+                tile: int = 768, overlap: int = 64, views: tuple[int, ...] = ONE, pad: str = "reflect",
                 progress: Progress = None) -> torch.Tensor:
     """Run a restoration model on (C,H,W) ``x`` with an optional (K,H,W) conditioning map, tiled.
 
