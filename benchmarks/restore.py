@@ -1,7 +1,7 @@
 """The restoration benchmark: for every task and setting, the learned method against each classical baseline,
 all in one run, on the development sets in ../shared/data (none of them used to train the model it scores).
 
-    python benchmarks/restore.py [--tasks denoise-gray,denoise-color,sr,jpeg,inpaint,deblur] [--data DIR]
+    python benchmarks/restore.py [--tasks denoise-gray,denoise-color,sr,jpeg,inpaint,deblur] [--data DIR] [--skip M,..]
 
 Settings and protocols
 - denoise-gray: set12, sigma 15/25/50; denoise-color: mcmaster, sigma 15/25/50. Two protocols: 'float' is the
@@ -68,10 +68,15 @@ def score(restored: torch.Tensor, clean: torch.Tensor, luma: bool = False, borde
     return psnr(restored, clean).item(), ssim(restored, clean)
 
 
+SKIP: set[str] = set()  # method names left out of this run (--skip)
+
+
 def run_setting(rows: list, task: str, setting: str, cases: list, methods: dict, luma: bool = False,
                 border: int = 0) -> None:
     """cases: (clean, degraded, extra) triples; methods: name -> fn(degraded, extra) -> restored."""
     for name, fn in methods.items():
+        if name in SKIP:
+            continue
         p, s, seconds, pixels = [], [], 0.0, 0
         for clean, degraded, extra in cases:
             t = time.perf_counter()
@@ -243,6 +248,8 @@ def main() -> None:
     parser.add_argument("--tasks", default=",".join(TASKS))
     parser.add_argument("--data", default=str(DATA))
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    parser.add_argument("--skip", default="", help="comma-separated method names to leave out of this run, e.g. "
+                        "'plug-and-play (pnp)' (their rows are then absent from the task's table)")
     parser.add_argument("--tables-only", action="store_true", help="rewrite the markdown from the saved JSON")
     parser.add_argument("--check", type=float, metavar="DB",
                         help="compare each row's PSNR with the saved results instead of replacing them; exit 1 when "
@@ -255,6 +262,7 @@ def main() -> None:
         return
     if args.threads:
         torch.set_num_threads(args.threads)
+    SKIP.update(m for m in args.skip.split(",") if m)
     tasks = args.tasks.split(",")
     unknown = set(tasks) - set(TASKS)
     if unknown:
