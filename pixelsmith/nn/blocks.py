@@ -14,7 +14,6 @@ class GatedConv2d(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, padding: int = 0,
                  bias: bool = False) -> None:
         super().__init__()
-        self.out_channels = out_channels
         self.conv = nn.Conv2d(in_channels, 2 * out_channels, kernel_size, padding=padding, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -89,8 +88,8 @@ def pull_push_fill(x: torch.Tensor, hole: torch.Tensor, smoothing: int = 8, leve
         for value, weight in zip(reversed(values[:-1]), reversed(weights[:-1])):  # push, then relax
             h, w = value.shape[-2:]
             coarse = F.interpolate(filled, scale_factor=2, mode="bilinear", align_corners=False)[..., :h, :w]
-            filled = value * weight + coarse * (1 - weight)
             known, free = value * weight, (1 - weight) / 4  # a sweep in five passes over memory, not nine
+            filled = known + coarse * (1 - weight)
             for _ in range(smoothing):
                 p = F.pad(filled, (1, 1, 1, 1), mode="replicate")
                 total = p[..., :-2, 1:-1] + p[..., 2:, 1:-1]
