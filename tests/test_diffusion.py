@@ -2,6 +2,8 @@
 (seeded, in [0, 1], progress and cancel, classes and classifier-free guidance), RePaint inpainting and the
 diffusion objective's training targets."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -141,6 +143,36 @@ def test_v_target_recovers_the_clean_image():
     a = schedule.alphas_cumprod[t].float()[:, None, None, None]
     torch.testing.assert_close(a.sqrt() * xt - (1 - a).sqrt() * v, x0, atol=1e-5, rtol=0)
     assert torch.equal(schedule.target(x0, noise, t, "eps"), noise)
+
+
+@pytest.mark.parametrize("prediction", ["eps", "v"])
+def test_min_snr_weights_cap_the_clean_image_loss(prediction):
+    """With snr_gamma, each timestep's weighted loss on the network's output is min(SNR, gamma) times the squared
+    error of the clean image it implies (Hang et al. 2023), whatever the model predicts; without it, weights are 1."""
+    from pixelsmith.config import TrainConfig
+    from pixelsmith.training.diffusion import DiffusionObjective
+
+    model = small(prediction=prediction)
+    cfg = TrainConfig.from_dict(dict(objective="diffusion", objective_args={"snr_gamma": 5.0}, model="ddpm",
+                                     model_args=SMALL | {"prediction": prediction}, data="mnist"))
+    objective = DiffusionObjective(cfg, model, lambda m: m)
+    t = torch.tensor([0, 100, 400, 700, 999])
+    x0 = torch.rand(5, 1, 8, 8, generator=gen(1)) * 2 - 1
+    noise = torch.randn(x0.shape, generator=gen(2))
+    xt = model.schedule.add_noise(x0, noise, t)
+    target = model.schedule.target(x0, noise, t, prediction)
+    output = target + 0.1 * torch.randn(x0.shape, generator=gen(3))
+    a = model.schedule.alphas_cumprod[t]
+    snr = a / (1 - a)
+    implied = torch.cat([(math.sqrt(a[i]) * xt[i:i + 1] - math.sqrt(1 - a[i]) * output[i:i + 1]) if prediction == "v"
+                         else (xt[i:i + 1] - math.sqrt(1 - a[i]) * output[i:i + 1]) / math.sqrt(a[i])
+                         for i in range(5)])
+    weighted = (output - target).pow(2).mean(dim=(1, 2, 3)) * objective.weights(t)
+    expected = snr.clamp(max=5.0).float() * (implied - x0).pow(2).mean(dim=(1, 2, 3))
+    torch.testing.assert_close(weighted, expected, rtol=1e-3, atol=1e-6)
+    plain = DiffusionObjective(TrainConfig.from_dict(dict(objective="diffusion", model="ddpm", data="mnist")),
+                               model, lambda m: m)
+    assert torch.equal(plain.weights(t), torch.ones(5))
 
 
 def test_jump_schedule_moves_one_level_at_a_time():

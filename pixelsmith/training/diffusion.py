@@ -20,6 +20,7 @@ class DiffusionArgs:
     p_uncond: float = 0.1  # probability of training a sample without its label (the null class)
     preview_sampler: str = "dpm"  # the sampler and steps of the preview grids
     preview_steps: int = 25
+    snr_gamma: float = 0.0  # > 0: Min-SNR-gamma loss weights (Hang et al. 2023); 0: the plain mean squared error
 
     def check(self) -> None:
         from pixelsmith.schedulers import SAMPLERS
@@ -31,6 +32,9 @@ class DiffusionArgs:
                                   f"accepted: {', '.join(SAMPLERS)}")
         if self.preview_steps < 1:
             raise PixelsmithError(f"objective_args.preview_steps={self.preview_steps} must be at least 1")
+        if self.snr_gamma < 0:
+            raise PixelsmithError(f"objective_args.snr_gamma={self.snr_gamma} must be 0 (off) or positive "
+                                  f"(5 is the paper's)")
 
 
 @register_objective("diffusion")
@@ -41,7 +45,7 @@ class DiffusionObjective(Objective):
     families = ("generate",)
     datasets = ("mnist", "fashion-mnist", "folder")
     Args = DiffusionArgs
-    example_args = {"p_uncond": 0.2, "preview_steps": 3}
+    example_args = {"p_uncond": 0.2, "preview_steps": 3, "snr_gamma": 5.0}
     example_model = "ddpm"
 
     def __init__(self, cfg, model, wrap):
@@ -57,13 +61,27 @@ class DiffusionObjective(Objective):
 
     def loss(self, net: nn.Module, images: torch.Tensor, labels: torch.Tensor | None, generator: torch.Generator
              ) -> torch.Tensor:
-        """The mean squared error of ``net``'s output against its target, at random timesteps and noise."""
+        """The mean squared error of ``net``'s output against its target, at random timesteps and noise, each
+        sample weighted by :meth:`weights`."""
         schedule, x0 = self.model.schedule, images * 2 - 1
         t = torch.randint(schedule.timesteps, (x0.shape[0],), generator=generator).to(x0.device)
         noise = torch.randn(x0.shape, generator=generator).to(x0.device)
         with self.autocast():
             out = net(schedule.add_noise(x0, noise, t), t, labels)
-        return F.mse_loss(out.float(), schedule.target(x0, noise, t, self.model.prediction))
+        errors = F.mse_loss(out.float(), schedule.target(x0, noise, t, self.model.prediction), reduction="none")
+        return (errors.mean(dim=(1, 2, 3)) * self.weights(t)).mean()
+
+    def weights(self, t: torch.Tensor) -> torch.Tensor:
+        """Per-sample loss weights: 1, or with ``snr_gamma`` the Min-SNR-gamma weights that make every timestep's
+        loss that of the clean image with the signal-to-noise ratio capped at gamma: min(SNR, gamma) / SNR for
+        noise prediction, min(SNR, gamma) / (SNR + 1) for v."""
+        gamma = self.args.snr_gamma
+        if not gamma:
+            return torch.ones(t.shape, device=t.device)
+        a = self.model.schedule.alphas_cumprod.to(t.device)[t].float()
+        snr = a / (1 - a)
+        capped = snr.clamp(max=gamma)
+        return capped / (snr + 1) if self.model.prediction == "v" else capped / snr.clamp(min=1e-12)
 
     def labels(self, batch, generator: torch.Generator) -> torch.Tensor | None:
         if not self.model.num_classes:
