@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
+import torch.nn as nn
 from conftest import gen, run_main
 from PIL import Image
 
@@ -40,6 +41,39 @@ def test_unet_shapes_and_gradients(size, mults, channels):
     out.square().mean().backward()
     dead = [n for n, p in model.named_parameters() if p.grad is None or p.grad.abs().sum() == 0]
     assert not dead, dead
+
+
+@pytest.mark.parametrize("dtype,tol", [(torch.float32, 1e-5), (torch.bfloat16, 5e-2)])
+def test_group_norm_on_nhwc_input_matches_torchs(dtype, tol):
+    """The NHWC path (per-channel sums, one multiply-add) gives nn.GroupNorm's result, with the per-sample scale
+    and shift folded in, and keeps the input's layout and dtype."""
+    from pixelsmith.models.diffusion import GroupNorm
+    from pixelsmith.nn.blocks import channels_last
+
+    norm = GroupNorm(4, 16)
+    norm.weight.data.normal_(1, 0.3, generator=gen(1))
+    norm.bias.data.normal_(0, 0.3, generator=gen(2))
+    x = torch.randn(3, 16, 12, 10, generator=gen(3)) * 2 + torch.arange(16.0)[None, :, None, None] / 4
+    scale, shift = torch.randn(2, 3, 16, 1, 1, generator=gen(4)).unbind(0)
+    expected = nn.GroupNorm.forward(norm, x) * (1 + scale) + shift
+    with torch.no_grad():
+        nhwc = norm(channels_last(x).to(dtype), scale, shift)
+        plain = norm(x, scale, shift)
+    assert nhwc.dtype == dtype and nhwc.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(nhwc.float(), expected, atol=tol, rtol=tol)
+    torch.testing.assert_close(plain, expected, atol=1e-6, rtol=0)
+
+
+def test_sampling_in_nhwc_matches_nchw(monkeypatch):
+    """Sampling runs the U-Net on NHWC activations; in float32 it gives the NCHW result."""
+    import pixelsmith.models.diffusion as diffusion
+
+    model = small(num_classes=3)
+    monkeypatch.setattr(diffusion, "autocast", lambda *a, **k: torch.autocast("cpu", enabled=False))
+    nhwc = model.sample(4, generator=gen(0), steps=4, label=1, guidance=1.0)
+    monkeypatch.setattr(diffusion, "channels_last", lambda x: x.contiguous())
+    nchw = model.sample(4, generator=gen(0), steps=4, label=1, guidance=1.0)
+    torch.testing.assert_close(nhwc, nchw, atol=1e-4, rtol=0)
 
 
 def test_bad_architectures_are_refused():
