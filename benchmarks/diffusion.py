@@ -3,6 +3,7 @@ sampler, classifier-free guidance against class accuracy and FID, sampling speed
 the learned inpainter and Telea.
 
     python benchmarks/diffusion.py [--model ddpm-mnist] [-n 1000] [--digits 100] [--data-root ../shared/data]
+                                   [--parts sweep,guidance,inpaint] [--out PATH]
 
 Sample quality is measured as in benchmarks/generate.py (the bundled domain classifier's features, N samples
 against N test images, seed 0) with the floor of the same run and the same N; the rows use fewer samples than
@@ -10,7 +11,7 @@ generate.py's 10,000 to keep the run short, so compare them with each other and 
 Guidance rows draw N/10 samples of each class (class K in turn) and report how many the classifier calls K.
 Inpainting: ``--digits`` test digits (seeded), each with a box (10 to 14 pixels a side inside the central 20x20)
 and with brush strokes; PSNR is over the missing pixels only (per image, then averaged), accuracy is the
-classifier's on the filled digits. Writes benchmarks/results/diffusion.{json,md}.
+classifier's on the filled digits. Writes benchmarks/results/diffusion.{json,md} (or --out).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SWEEP = [("ddim", 10), ("ddim", 25), ("ddim", 50), ("dpm", 10), ("dpm", 25), ("dpm", 50), ("ddpm", 50),
          ("ddpm", 100)]
 GUIDANCE = [0.0, 0.5, 1.0, 2.0, 4.0]
+PARTS = ("sweep", "guidance", "inpaint")
 
 
 def quality_row(label: str, result: dict) -> str:
@@ -154,25 +156,33 @@ def main() -> None:
     parser.add_argument("--digits", type=int, default=100, help="test digits per mask kind for inpainting")
     parser.add_argument("--data-root", default=str(ROOT.parent / "shared" / "data"))
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "diffusion"))
+    parser.add_argument("--parts", default=",".join(PARTS), help=f"which tables, of {', '.join(PARTS)}")
     args = parser.parse_args()
+    parts = args.parts.split(",")
+    if set(parts) - set(PARTS):
+        sys.exit(f"unknown part '{sorted(set(parts) - set(PARTS))[0]}'; accepted: {', '.join(PARTS)}")
     config = load_model(args.model).config
     dataset = config["metadata"]["recipe"]["data"]
     root = Path(args.data_root) / dataset
     judge = ClassifierFeatures(f"classifier-{dataset.replace('fashion-mnist', 'fashion')}")
-    floor, sweep = steps_sweep(args.model, args.n, root)
-    guided = guidance_sweep(args.model, args.n, root, judge) if load_model(args.model).num_classes else []
-    filled = inpainting(args.model, args.digits, root, judge) if dataset == "mnist" else []
-    if dataset == "mnist":
+    floor, sweep = steps_sweep(args.model, args.n, root) if "sweep" in parts else ({}, [])
+    guided = (guidance_sweep(args.model, args.n, root, judge)
+              if "guidance" in parts and load_model(args.model).num_classes else [])
+    filled = inpainting(args.model, args.digits, root, judge) if dataset == "mnist" and "inpaint" in parts else []
+    if filled:
         inpainting_grid(args.model, root, ROOT / "docs" / "images" / f"repaint-{args.model}.png")
 
     lines = [f"# {args.model}: samplers, guidance, inpainting", "",
-             f"Command: `python benchmarks/diffusion.py --model {args.model} -n {args.n} --digits {args.digits}`, "
+             f"Command: `python benchmarks/diffusion.py --model {args.model} -n {args.n} --digits {args.digits}"
+             f"{'' if set(parts) == set(PARTS) else ' --parts ' + args.parts}`, "
              f"torch {torch.__version__}, {torch.get_num_threads()} thread(s). {args.n} samples per row against "
              f"{args.n} {dataset} test images under `{judge.name}`; the floor is {args.n} training images.", "",
-             f"## Sampler and steps (every class equally often, no guidance)", "",
-             "| sampler, steps | FID | KID | precision | recall | spread | samples/s |", "|---" * 7 + "|",
-             quality_row("floor (real training images)", floor)]
-    lines += [quality_row(f"{r['sampler']} {r['steps']}", r) for r in sweep]
+             ]
+    if sweep:
+        lines += ["## Sampler and steps (every class equally often, no guidance)", "",
+                  "| sampler, steps | FID | KID | precision | recall | spread | samples/s |", "|---" * 7 + "|",
+                  quality_row("floor (real training images)", floor)]
+        lines += [quality_row(f"{r['sampler']} {r['steps']}", r) for r in sweep]
     if guided:
         lines += ["", "## Classifier-free guidance (DPM-Solver++, 25 steps, N/10 samples of each class)", "",
                   "| guidance w | FID | KID | precision | recall | spread | samples/s | worst class accuracy | "
