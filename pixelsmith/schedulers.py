@@ -55,9 +55,13 @@ class NoiseSchedule:
         """abar_t; 1 for t = -1 (the clean image)."""
         return 1.0 if t < 0 else float(self.alphas_cumprod[t])
 
+    def abars(self, t: torch.Tensor) -> torch.Tensor:
+        """abar_t (N,) in float32 for integer timesteps ``t`` (N,), on their device."""
+        return self.alphas_cumprod.to(t.device)[t].float()
+
     def add_noise(self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """x_t for clean images ``x0`` (N,C,H,W), noise and integer timesteps (N,)."""
-        a = self.alphas_cumprod.to(x0.device)[t].float()[:, None, None, None]
+        a = self.abars(t)[:, None, None, None]
         return a.sqrt() * x0 + (1 - a).sqrt() * noise
 
     def target(self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor, prediction: str) -> torch.Tensor:
@@ -65,7 +69,7 @@ class NoiseSchedule:
         sqrt(1 - abar) x0 (Salimans and Ho 2022)."""
         if prediction == "eps":
             return noise
-        a = self.alphas_cumprod.to(x0.device)[t].float()[:, None, None, None]
+        a = self.abars(t)[:, None, None, None]
         return a.sqrt() * noise - (1 - a).sqrt() * x0
 
 

@@ -52,17 +52,18 @@ class GroupNorm(nn.GroupNorm):
             y = F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
             return y if scale is None else y * (1 + scale) + shift
         n, c, h, w = x.shape
+        per_group = c // self.num_groups
         rows = x.permute(0, 2, 3, 1)  # a view of the NHWC memory
         # sums over each row in x's dtype (accumulated in float32, one rounding per row), then over rows in float32:
         # a float32 copy of x would cost more than the convolutions
         sums = torch.stack([rows.sum(2).float().sum(1), (rows * rows).sum(2).float().sum(1)])
-        mean, mean_sq = (sums.view(2, n, self.num_groups, -1).sum(3) / (h * w * c // self.num_groups)).unbind(0)
+        mean, mean_sq = (sums.view(2, n, self.num_groups, per_group).sum(3) / (h * w * per_group)).unbind(0)
         rstd = (mean_sq - mean * mean).clamp(min=0).add(self.eps).rsqrt()
-        per_group = c // self.num_groups
         a = rstd.repeat_interleave(per_group, dim=1) * self.weight.float()
         b = self.bias.float() - mean.repeat_interleave(per_group, dim=1) * a
         if scale is not None:
-            a, b = a * (1 + scale.float().view(n, c)), b * (1 + scale.float().view(n, c)) + shift.float().view(n, c)
+            gain = 1 + scale.float().view(n, c)
+            a, b = a * gain, b * gain + shift.float().view(n, c)
         return torch.addcmul(b.to(x.dtype)[:, :, None, None], x, a.to(x.dtype)[:, :, None, None])
 
 

@@ -78,7 +78,7 @@ class DiffusionObjective(Objective):
         gamma = self.args.snr_gamma
         if not gamma:
             return torch.ones(t.shape, device=t.device)
-        a = self.model.schedule.alphas_cumprod.to(t.device)[t].float()
+        a = self.model.schedule.abars(t)
         snr = a / (1 - a)
         capped = snr.clamp(max=gamma)
         return capped / (snr + 1) if self.model.prediction == "v" else capped / snr.clamp(min=1e-12)
