@@ -168,10 +168,11 @@ def build_parser() -> argparse.ArgumentParser:
                                                   "inpaint --method diffusion: RePaint's reverse steps (default 100)")
     p.add_argument("--model", help="bundled model name or model folder (default: the bundled one for the task; "
                                    "ddpm-mnist for inpaint --method diffusion)")
-    p.add_argument("--colour", default="auto", choices=["auto", "mix", "views"],
+    p.add_argument("--colour", default="auto", choices=["auto", "mix", "views", "colour"],
                    help="denoise, colour images: views (the gray model on opponent channels, for unclipped noise), "
-                        "mix (two views mixed with the colour model by noise level, for files) or auto (default: "
-                        "mix when every value lies in [0, 1], as a file's do)")
+                        "mix (two views mixed with the colour model by noise level, for files), colour (the colour "
+                        "model alone, one pass) or auto (default: mix when every value lies in [0, 1], as a file's "
+                        "do; with one pass, colour from noise level 24 and one view below)")
     p.add_argument("--format", default="png", help="output format for folders (default: png, lossless)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--max-pixels", type=int, default=100_000_000, help="refuse larger images (default 1e8)")

@@ -9,6 +9,7 @@ from pixelsmith import UsageError
 from pixelsmith import degradations as D
 from pixelsmith.metrics import psnr
 from pixelsmith.pipelines.denoise import (
+    COLOUR_ALONE_SIGMA,
     colour_model_weight,
     denoise,
     denoise_clipped_colour,
@@ -86,6 +87,26 @@ def test_unclipped_colour_noise_takes_the_views_and_their_mean_beats_one(astrona
     one = denoise(noisy, 30, ensemble=False)
     assert psnr(mean, astronaut).item() > psnr(one, astronaut).item() + 0.05
     assert psnr(one, astronaut).item() > psnr(noisy.clamp(0, 1), astronaut).item() + 8
+
+
+def test_one_pass_on_a_file_takes_the_colour_model_from_noise_level_20(astronaut):
+    """With one pass, a colour file takes the colour model alone from a mean level of COLOUR_ALONE_SIGMA (a
+    third of the work of one gray view) and one view of the gray model below it; unclipped noise keeps the view.
+    Both choices denoise."""
+    crop = astronaut[:, :64, :64]
+    for level, strategy in ((COLOUR_ALONE_SIGMA - 10, "views"), (COLOUR_ALONE_SIGMA + 10, "colour")):
+        noisy = D.add_gaussian_noise(crop, level, gen(7), clip=True, quantize=True)
+        one = denoise(noisy, level, ensemble=False)
+        assert torch.equal(one, denoise(noisy, level, colour=strategy, ensemble=False)), level
+        other = "views" if strategy == "colour" else "colour"
+        assert not torch.equal(one, denoise(noisy, level, colour=other, ensemble=False)), level
+        assert psnr(one, crop) > psnr(noisy, crop) + 3, level
+    estimated = D.add_gaussian_noise(crop, 40, gen(8), clip=True, quantize=True)
+    assert torch.equal(denoise(estimated, ensemble=False), denoise(estimated, colour="colour", ensemble=False))
+    assert torch.equal(denoise(estimated, 40, colour="colour", ensemble=False),
+                       denoise(estimated, 40, model=COLOUR_DENOISER, ensemble=False))
+    unclipped = D.add_gaussian_noise(crop, 40, gen(9))
+    assert torch.equal(denoise(unclipped, 40, ensemble=False), denoise(unclipped, 40, colour="views", ensemble=False))
 
 
 def test_a_colour_model_runs_on_rgb_whatever_the_strategy(astronaut):
@@ -166,7 +187,7 @@ def test_bad_arguments_are_usage_errors(camera):
         denoise(x, method="magic")
     with pytest.raises(UsageError, match="model=dcgan-mnist is not a model for denoise"):
         denoise(x, model="dcgan-mnist")
-    with pytest.raises(UsageError, match="colour=rainbow is not known; accepted: auto, mix, views"):
+    with pytest.raises(UsageError, match="colour=rainbow is not known; accepted: auto, mix, views, colour"):
         denoise(x.expand(3, -1, -1), 10, colour="rainbow")
 
 

@@ -17,8 +17,11 @@ from pixelsmith.progress import Progress
 # How a gray model denoises a colour image (the ``colour`` parameter of denoise):
 # views: the gray model on the opponent channels of COLOUR_VIEWS, averaged (for unclipped Gaussian noise);
 # mix:   two views mixed per pixel with the colour model by the noise level (a file's noise was clipped to [0, 1]);
-# auto:  mix when every value lies within [0, 1], as a file's do, views otherwise.
-COLOUR_STRATEGIES = ("auto", "mix", "views")
+# colour: the colour model alone, one pass on RGB (a third of the work of one view);
+# auto:  on a file (every value within [0, 1]) mix, or with one pass (ensemble=False) the colour model from a
+#        mean noise level of COLOUR_ALONE_SIGMA and one view below it; views otherwise.
+COLOUR_STRATEGIES = ("auto", "mix", "views", "colour")
+COLOUR_ALONE_SIGMA = 24.0  # about where one pass of the colour model stops trailing one gray view (docs/speed.md)
 
 # Views a gray model denoises a colour image in: a rotation of the colour channels (RGB, GBR, BRG; the opponent
 # channels then differ) and a flip/rotation of the image (nn.dihedral), each view its own pair.
@@ -87,13 +90,17 @@ def check_colour(colour: str) -> None:
         raise UsageError(f"colour={colour} is not known; accepted: {', '.join(COLOUR_STRATEGIES)}")
 
 
-def colour_strategy(x: torch.Tensor, colour: str, ensemble: bool) -> str:
-    """The strategy ``colour`` resolves to for image ``x``: 'mix' or 'views' (see COLOUR_STRATEGIES); 'auto' with
-    ``ensemble=False`` is one view of the gray model."""
+def colour_strategy(x: torch.Tensor, colour: str, ensemble: bool, levels: torch.Tensor) -> str:
+    """The strategy ``colour`` resolves to for image ``x`` with noise-level map ``levels`` (0-255): 'mix',
+    'views' or 'colour' (see COLOUR_STRATEGIES)."""
     check_colour(colour)
-    if colour == "auto":
-        return "mix" if ensemble and in_unit_range(x) else "views"
-    return colour
+    if colour != "auto":
+        return colour
+    if not in_unit_range(x):
+        return "views"
+    if ensemble:
+        return "mix"
+    return "colour" if float(levels.mean()) >= COLOUR_ALONE_SIGMA else "views"
 
 
 def denoise(x: torch.Tensor, sigma: float | torch.Tensor | None = None, *, method: str = "model",
@@ -109,10 +116,14 @@ def denoise(x: torch.Tensor, sigma: float | torch.Tensor | None = None, *, metho
         check_sigma(sigma)
     if method == "model":
         net = load_restorer("denoise", model)
-        gray_on_colour = x.shape[0] == 3 and model_channels(net) == 1
-        if gray_on_colour and colour_strategy(x, colour, ensemble) == "mix":
-            return denoise_clipped_colour(net, load_restorer("denoise", colour_model), x, sigma, bf16,
-                                          MIX_VIEWS if ensemble else 1, progress)
+        if x.shape[0] == 3 and model_channels(net) == 1:
+            sigma = noise_map(x, sigma)  # estimated once for the choice and the models
+            strategy = colour_strategy(x, colour, ensemble, sigma)
+            if strategy == "colour":
+                return denoise_with(load_restorer("denoise", colour_model), x, sigma, bf16, progress=progress)
+            if strategy == "mix":
+                return denoise_clipped_colour(net, load_restorer("denoise", colour_model), x, sigma, bf16,
+                                              MIX_VIEWS if ensemble else 1, progress)
         return denoise_with(net, x, sigma, bf16, ensemble, progress)
     level = None if sigma is None else float(torch.as_tensor(sigma, dtype=torch.float32).mean())
     if method == "dip":
