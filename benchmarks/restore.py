@@ -22,7 +22,8 @@ Settings and protocols
 Timing is wall time in seconds per megapixel of output on this machine (torch threads as printed). The bm3d
 package runs on both cores of this machine whatever the thread settings (its CPU time is twice its wall time, also
 with OMP_NUM_THREADS=1), so for a fair speed comparison run this alone with torch on every core (the default).
-Writes benchmarks/results/restore.{json,md}; a run of some tasks replaces those tasks' rows only.
+Writes benchmarks/results/restore.{json,md}; a run of some tasks replaces those tasks' rows only, and keeps
+the saved rows of the methods it skips.
 """
 
 from __future__ import annotations
@@ -240,7 +241,8 @@ def merge_and_write(rows: list, done: set, meta: dict) -> str:
     OUT.parent.mkdir(parents=True, exist_ok=True)
     with open(OUT.with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        return write_tables(merge_rows(OUT.with_suffix(".json"), rows, done, [NAMES.get(t, t) for t in TASKS]), meta)
+        return write_tables(merge_rows(OUT.with_suffix(".json"), rows, done, [NAMES.get(t, t) for t in TASKS],
+                                       SKIP), meta)
 
 
 def main() -> None:
@@ -249,7 +251,7 @@ def main() -> None:
     parser.add_argument("--data", default=str(DATA))
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     parser.add_argument("--skip", default="", help="comma-separated method names to leave out of this run, e.g. "
-                        "'plug-and-play (pnp)' (their rows are then absent from the task's table)")
+                        "'plug-and-play (pnp)' (their saved rows are kept)")
     parser.add_argument("--tables-only", action="store_true", help="rewrite the markdown from the saved JSON")
     parser.add_argument("--check", type=float, metavar="DB",
                         help="compare each row's PSNR with the saved results instead of replacing them; exit 1 when "
