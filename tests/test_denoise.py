@@ -103,8 +103,9 @@ def test_one_pass_on_a_file_takes_the_colour_model_from_noise_level_20(astronaut
         assert psnr(one, crop) > psnr(noisy, crop) + 3, level
     estimated = D.add_gaussian_noise(crop, 40, gen(8), clip=True, quantize=True)
     assert torch.equal(denoise(estimated, ensemble=False), denoise(estimated, colour="colour", ensemble=False))
-    assert torch.equal(denoise(estimated, 40, colour="colour", ensemble=False),
-                       denoise(estimated, 40, model=COLOUR_DENOISER, ensemble=False))
+    for ensemble in (False, True):
+        assert torch.equal(denoise(estimated, 40, colour="colour", ensemble=ensemble),
+                           denoise(estimated, 40, model=COLOUR_DENOISER, ensemble=ensemble))
     unclipped = D.add_gaussian_noise(crop, 40, gen(9))
     assert torch.equal(denoise(unclipped, 40, ensemble=False), denoise(unclipped, 40, colour="views", ensemble=False))
 

@@ -17,11 +17,11 @@ from pixelsmith.progress import Progress
 # How a gray model denoises a colour image (the ``colour`` parameter of denoise):
 # views: the gray model on the opponent channels of COLOUR_VIEWS, averaged (for unclipped Gaussian noise);
 # mix:   two views mixed per pixel with the colour model by the noise level (a file's noise was clipped to [0, 1]);
-# colour: the colour model alone, one pass on RGB (a third of the work of one view);
+# colour: the colour model alone on RGB (one pass: a third of the work of one view);
 # auto:  on a file (every value within [0, 1]) mix, or with one pass (ensemble=False) the colour model from a
 #        mean noise level of COLOUR_ALONE_SIGMA and one view below it; views otherwise.
 COLOUR_STRATEGIES = ("auto", "mix", "views", "colour")
-COLOUR_ALONE_SIGMA = 24.0  # about where one pass of the colour model stops trailing one gray view (docs/speed.md)
+COLOUR_ALONE_SIGMA = 24.0  # about where one pass of the colour model stops trailing one gray view (docs/tasks.md)
 
 # Views a gray model denoises a colour image in: a rotation of the colour channels (RGB, GBR, BRG; the opponent
 # channels then differ) and a flip/rotation of the image (nn.dihedral), each view its own pair.
@@ -120,7 +120,7 @@ def denoise(x: torch.Tensor, sigma: float | torch.Tensor | None = None, *, metho
             sigma = noise_map(x, sigma)  # estimated once for the choice and the models
             strategy = colour_strategy(x, colour, ensemble, sigma)
             if strategy == "colour":
-                return denoise_with(load_restorer("denoise", colour_model), x, sigma, bf16, progress=progress)
+                return denoise_with(load_restorer("denoise", colour_model), x, sigma, bf16, ensemble, progress)
             if strategy == "mix":
                 return denoise_clipped_colour(net, load_restorer("denoise", colour_model), x, sigma, bf16,
                                               MIX_VIEWS if ensemble else 1, progress)
