@@ -89,7 +89,7 @@ def test_unclipped_colour_noise_takes_the_views_and_their_mean_beats_one(astrona
     assert psnr(one, astronaut).item() > psnr(noisy.clamp(0, 1), astronaut).item() + 8
 
 
-def test_one_pass_on_a_file_takes_the_colour_model_from_noise_level_20(astronaut):
+def test_one_pass_on_a_file_takes_the_colour_model_above_a_noise_level(astronaut):
     """With one pass, a colour file takes the colour model alone from a mean level of COLOUR_ALONE_SIGMA (a
     third of the work of one gray view) and one view of the gray model below it; unclipped noise keeps the view.
     Both choices denoise."""
