@@ -565,6 +565,14 @@ def _show_notes(command: str) -> None:
         logger.propagate = False
 
 
+def _interrupted(argv: list[str] | None) -> int:
+    """Exit code 130. A process that is ending (the console script: argv None) lets a further Ctrl-C end it by the
+    signal, not by a traceback from the interpreter's exit handlers (torch runs some)."""
+    if argv is None and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+    return 130
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
     parser = build_parser()
@@ -576,7 +584,8 @@ def main(argv: list[str] | None = None) -> int:
     _show_notes(args.command)
     keep_freed_memory()
     try:
-        return COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
+        return _interrupted(argv) if code == 130 else code
     except UsageError as exc:
         print(f"pixelsmith {args.command}: error: {flag_message(str(exc))}", file=sys.stderr)
         return 2
@@ -586,7 +595,7 @@ def main(argv: list[str] | None = None) -> int:
         counted = getattr(exc, "total", None) is not None
         done = f"{exc.written} of {exc.total} outputs written" if counted else "finished outputs are complete"
         print(f"pixelsmith {args.command}: interrupted; {done}, nothing partial left", file=sys.stderr)
-        return 130
+        return _interrupted(argv)
     except BrokenPipeError:  # the reader went away (pixelsmith models | head): not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the flush at exit stays quiet
         return 0
