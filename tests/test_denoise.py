@@ -140,6 +140,7 @@ def test_noise_map_estimates_each_channel(astronaut):
     assert torch.equal(noise_map(noisy, levels), levels.expand_as(noisy))
     estimated[0, 0, 0] = -1  # a map of its own, not a view of the level given
     assert torch.equal(noise_map(noisy, levels), levels.expand_as(noisy))
+    assert noise_map(noisy, estimated) is estimated  # a full-size map passed on is not copied again
 
 
 def test_an_estimated_level_denoises_without_being_told(camera):

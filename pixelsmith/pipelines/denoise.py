@@ -31,10 +31,12 @@ MIX_VIEWS = 2  # views of the gray model in the mix (two score as three there; d
 
 def noise_map(x: torch.Tensor, sigma: float | torch.Tensor | None) -> torch.Tensor:
     """A (C,H,W) noise-level map on the 0-255 scale: from a number, a map broadcastable to the image, or, when
-    ``sigma`` is None, estimated per channel from the image (wavelet MAD)."""
+    ``sigma`` is None, estimated per channel from the image (wavelet MAD). A float32 map of the image's shape (as
+    this returns; the pipelines pass it on) is returned as it is, not copied again."""
     if sigma is None:
         sigma = torch.tensor(estimate_sigmas(x)).view(-1, 1, 1)
-    return torch.as_tensor(sigma, dtype=torch.float32).expand_as(x).clone()
+    sigma = torch.as_tensor(sigma, dtype=torch.float32)
+    return sigma if sigma.shape == x.shape else sigma.expand_as(x).clone()
 
 
 def _opponent_pass(net: nn.Module, x: torch.Tensor, levels: torch.Tensor, rotation: int, flip: int,
@@ -110,7 +112,7 @@ def denoise(x: torch.Tensor, sigma: float | torch.Tensor | None = None, *, metho
 
     The learned method averages several estimates (``ensemble=False``: one pass, 2-4x faster): a gray image
     the 4 rotations of the gray model; a colour image, with a gray model, follows the ``colour`` strategy
-    (COLOUR_STRATEGIES; 'mix' brings in ``colour_model``). A colour ``model`` runs on RGB directly."""
+    (COLOUR_STRATEGIES; 'mix' and 'colour' bring in ``colour_model``). A colour ``model`` runs on RGB directly."""
     check_method("denoise", method)
     if not torch.is_tensor(sigma):
         check_sigma(sigma)
