@@ -68,51 +68,52 @@ def data_step(z: torch.Tensor, otf: torch.Tensor, fbfy: torch.Tensor, alpha: flo
     return fft.ifft2((fr - fcbinvwbr) / alpha).real.float()
 
 
-def masked_data_step(z: torch.Tensor, otf: torch.Tensor, kty: torch.Tensor, known: torch.Tensor, alpha: float,
+def masked_data_step(z: torch.Tensor, otf: torch.Tensor, rhs: torch.Tensor, known: torch.Tensor, alpha: float,
                      iterations: int = 6) -> torch.Tensor:
-    """argmin_x ||M(y - x * k)||² + alpha ||x - z||², where M keeps only the observed pixels and ``kty`` is
-    k^T M y (:func:`masked_adjoint`): conjugate gradients with real-FFT convolutions in float32, started from
-    z and preconditioned by the circulant inverse (|k|² + alpha)^-1, the solution without the mask, which is
-    one FFT pair per step and needs 5-6 steps where plain CG needs 30 (docs/tasks.md). With the observation in
-    the middle of a larger unknown canvas, no boundary condition is assumed at all (the image's true
-    surroundings are solved for, not guessed), which removes the ringing a circular or reflective model
-    leaves at the borders. ``otf`` is the half spectrum of ``fft.rfft2``."""
+    """argmin_x ||M(y - x * k)||² + alpha ||x - z||², where M keeps only the observed pixels and ``rhs`` is the
+    spectrum of k^T M y (:func:`masked_adjoint`). Conjugate gradients, started from z and preconditioned by the
+    circulant inverse (|k|² + alpha)^-1 (the solution without the mask), need 5-6 steps where plain CG needs 30
+    (docs/tasks.md). The iterates stay in the Fourier domain (real FFTs, float32; inner products by Parseval),
+    so each step costs one FFT pair, for the mask. With the observation in the middle of a larger unknown
+    canvas, no boundary condition is assumed at all (the image's true surroundings are solved for, not
+    guessed), which removes the ringing a circular or reflective model leaves at the borders. ``otf`` is the
+    half spectrum of ``fft.rfft2``."""
     shape = z.shape[-2:]
     inverse = 1 / (otf.real**2 + otf.imag**2 + alpha)
+    # the half spectrum holds the other half's columns as conjugates: they count twice in an inner product
+    weight = torch.full((otf.shape[-1],), 2.0)
+    weight[0] = 1
+    if shape[-1] % 2 == 0:
+        weight[-1] = 1
 
-    def normal(v):
-        return _conv(known * _conv(v, otf, shape), otf.conj(), shape) + alpha * v
+    def dot(a, b):
+        return (weight * (a.real * b.real + a.imag * b.imag)).sum((-2, -1), keepdim=True)
 
-    def precondition(v):
-        return fft.irfft2(inverse * fft.rfft2(v), s=shape)
+    def masked(v):  # the spectrum of k^T M (k * v)
+        return otf.conj() * fft.rfft2(known * fft.irfft2(otf * v, s=shape))
 
-    x = z.clone()
-    r = kty + alpha * z - normal(x)
-    q = precondition(r)
+    x = fft.rfft2(z)
+    r = rhs - masked(x)
+    q = inverse * r
     p = q
-    rq = (r * q).sum((-2, -1), keepdim=True)
+    rq = dot(r, q)
     for i in range(iterations):
-        ap = normal(p)
-        step = rq / (p * ap).sum((-2, -1), keepdim=True).clamp_min(1e-30)
+        ap = masked(p) + alpha * p
+        step = rq / dot(p, ap).clamp_min(1e-30)
         x = x + step * p
         if i == iterations - 1:
             break
         r = r - step * ap
-        q = precondition(r)
-        rq_new = (r * q).sum((-2, -1), keepdim=True)
+        q = inverse * r
+        rq_new = dot(r, q)
         p = q + (rq_new / rq.clamp_min(1e-30)) * p
         rq = rq_new
-    return x
-
-
-def _conv(v: torch.Tensor, half_otf: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
-    """Circular convolution of real ``v`` with the kernel whose rfft2 is ``half_otf``."""
-    return fft.irfft2(half_otf * fft.rfft2(v), s=shape)
+    return fft.irfft2(x, s=shape)
 
 
 def masked_adjoint(y_ext: torch.Tensor, otf: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
-    """k^T M y, the right-hand side of :func:`masked_data_step` that stays fixed across its calls."""
-    return _conv(known * y_ext, otf.conj(), y_ext.shape[-2:])
+    """The spectrum of k^T M y, the right-hand side of :func:`masked_data_step` that stays fixed across calls."""
+    return otf.conj() * fft.rfft2(known * y_ext)
 
 
 def fft_size(n: int) -> int:
@@ -165,7 +166,7 @@ def hqs(y: torch.Tensor, denoiser: Denoiser, scale: int = 1, kernel: torch.Tenso
         known[..., pad:pad + h, pad:pad + w] = 1
         y_ext = F.pad(y, (pad, pad + ew, pad, pad + eh)).float()
         half_otf = otf[..., : W // 2 + 1].to(torch.complex64)
-        kty = masked_adjoint(y_ext, half_otf, known)
+        rhs = masked_adjoint(y_ext, half_otf, known)
     else:
         up = torch.zeros(n, c, H, W, dtype=torch.float64)
         up[..., ::scale, ::scale] = yp.double()
@@ -181,7 +182,7 @@ def hqs(y: torch.Tensor, denoiser: Denoiser, scale: int = 1, kernel: torch.Tenso
     def data(x: torch.Tensor, sigma: float) -> torch.Tensor:
         alpha = lam * noise_level**2 / (sigma / 255) ** 2
         if boundary_free:
-            return masked_data_step(x.float(), half_otf, kty, known, alpha)
+            return masked_data_step(x.float(), half_otf, rhs, known, alpha)
         return data_step(x, otf, fbfy, alpha, scale)
 
     for i, sigma in enumerate(sigmas):

@@ -72,20 +72,20 @@ def test_masked_data_step_fits_only_the_known_pixels():
     alpha = 0.2
     closed_form = data_step(z, otf, otf.conj() * fft.fft2(y), alpha, 1)
     half = otf[..., : w // 2 + 1].to(torch.complex64)  # masked_data_step works in float32 on real FFTs
-    kty = masked_adjoint(y.float(), half, everywhere.float())
+    rhs = masked_adjoint(y.float(), half, everywhere.float())
     # without a mask the preconditioner is the exact inverse: one step solves it
-    assert (masked_data_step(z, half, kty, everywhere.float(), alpha, iterations=1) - closed_form).abs().max() < 1e-4
+    assert (masked_data_step(z, half, rhs, everywhere.float(), alpha, iterations=1) - closed_form).abs().max() < 1e-4
     known = torch.zeros(1, 1, h, w, dtype=torch.float64)
     known[..., 8:24, 10:30] = 1
-    kty = masked_adjoint(y.float(), half, known.float())
+    rhs = masked_adjoint(y.float(), half, known.float())
 
     def gradient(x):
         x = x.double()
         return (apply_otf(otf.conj(), known * (apply_otf(otf, x) - y)) + alpha * (x - z.double())).abs().max()
 
-    assert gradient(masked_data_step(z, half, kty, known.float(), alpha, iterations=40)) < 1e-4
+    assert gradient(masked_data_step(z, half, rhs, known.float(), alpha, iterations=40)) < 1e-4
     # the default number of steps gets most of the way from the start
-    assert gradient(masked_data_step(z, half, kty, known.float(), alpha)) < 0.05 * gradient(z)
+    assert gradient(masked_data_step(z, half, rhs, known.float(), alpha)) < 0.05 * gradient(z)
 
 
 def test_hqs_needs_a_kernel_or_a_scale():
