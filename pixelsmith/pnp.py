@@ -136,7 +136,8 @@ DPIR_LAM = 0.23  # DPIR's weight of the data term against the prior
 
 def hqs(y: torch.Tensor, denoiser: Denoiser, scale: int = 1, kernel: torch.Tensor | None = None,
         noise: float = 0.0, iterations: int = 8, sigma_start: float = 49.0, lam: float = DPIR_LAM,
-        pad: int | None = None, finish: bool = False, progress: Progress = None) -> torch.Tensor:
+        pad: int | None = None, finish: bool = False, final: Denoiser | None = None,
+        progress: Progress = None) -> torch.Tensor:
     """Restore (N,C,h,w) ``y`` = (x * kernel)↓scale + noise (std ``noise`` on 0-255); ``kernel=None`` with
     scale > 1 means bicubic downscaling. For deblurring the image is solved on a canvas ``pad`` pixels larger
     on each side with only the observed pixels in the data term (no boundary assumption); for
@@ -190,7 +191,8 @@ def hqs(y: torch.Tensor, denoiser: Denoiser, scale: int = 1, kernel: torch.Tenso
     for i, sigma in enumerate(sigmas):
         x = data(x, sigma)
         k = i % 8
-        x = dihedral(denoiser(dihedral(x, k), float(sigma)), k, inverse=True)
+        prior = final if final is not None and i == iterations - 1 else denoiser
+        x = dihedral(prior(dihedral(x, k), float(sigma)), k, inverse=True)
         report(progress, "iterations", i + 1, iterations)
     if finish:
         x = data(x, sigmas[-1])

@@ -9,7 +9,7 @@ from conftest import gen
 from pixelsmith import UsageError
 from pixelsmith import degradations as D
 from pixelsmith.metrics import psnr
-from pixelsmith.pipelines.deblur import deblur
+from pixelsmith.pipelines.deblur import FAST_ITERATIONS, deblur
 
 
 def test_deblurring_beats_wiener(camera):
@@ -51,3 +51,16 @@ def test_bad_arguments_are_usage_errors(camera):
         deblur(x, kernel, iterations=0)
     with pytest.raises(UsageError, match="model=resunet-jpeg-gray is not a model for denoise"):
         deblur(x, kernel, model="resunet-jpeg-gray")
+
+
+def test_the_fast_path_runs_fewer_iterations_and_still_deblurs_colour(astronaut):
+    kernel = D.motion_kernel(9, 30)
+    blurred = D.add_gaussian_noise(D.blur(astronaut, kernel, mode="reflect"), 2, gen(1), clip=True, quantize=True)
+    events = []
+    fast = deblur(blurred, kernel, sigma=2, ensemble=False, progress=events.append)
+    iterations = [e for e in events if e.stage == "iterations"]
+    assert [e.done for e in iterations] == list(range(1, FAST_ITERATIONS + 1))
+    assert all(e.total == FAST_ITERATIONS for e in iterations)
+    assert psnr(fast, astronaut) > psnr(blurred, astronaut) + 2
+    # the colour model is the prior of the first iterations: a different result from the gray model's
+    assert (fast - deblur(blurred, kernel, sigma=2, iterations=FAST_ITERATIONS)).abs().max() > 0.01

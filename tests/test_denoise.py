@@ -13,6 +13,7 @@ from pixelsmith.pipelines.denoise import (
     colour_model_weight,
     denoise,
     denoise_clipped_colour,
+    denoise_luminance,
     noise_map,
 )
 from pixelsmith.pipelines.methods import COLOUR_DENOISER, load_restorer
@@ -201,3 +202,13 @@ def test_a_model_loaded_for_another_task_is_still_refused(camera):
     remove_jpeg_artifacts(x, 30, model="resunet-jpeg-gray")
     with pytest.raises(UsageError, match="model=resunet-jpeg-gray is not a model for denoise"):
         denoise(x, 10, model="resunet-jpeg-gray")
+
+
+def test_denoise_luminance_keeps_the_chroma_and_denoises_the_luminance(astronaut):
+    from pixelsmith.colorspace import rgb_to_opponent
+
+    noisy = D.add_gaussian_noise(astronaut, 15, gen(4))
+    out = denoise_luminance(load_restorer("denoise"), noisy, 15.0)
+    before, after, clean = rgb_to_opponent(noisy), rgb_to_opponent(out), rgb_to_opponent(astronaut)
+    assert (after[1:] - before[1:]).abs().max() < 1e-5
+    assert psnr(after[:1], clean[:1]) > psnr(before[:1], clean[:1]) + 3

@@ -68,6 +68,16 @@ def denoise_with(net: nn.Module, x: torch.Tensor, sigma: float | torch.Tensor | 
     return apply_model(net, x, levels / 255.0, bf16=bf16, views=views, progress=progress)
 
 
+def denoise_luminance(net: nn.Module, x: torch.Tensor, sigma: float | torch.Tensor | None, bf16: bool = True,
+                      progress: Progress = None) -> torch.Tensor:
+    """A gray noise-map model over the opponent luminance of colour ``x`` only, its chroma kept as it is: a third
+    of denoise_with's work (plug-and-play's last iteration on large images, docs/tasks.md)."""
+    channels = rgb_to_opponent(x)
+    luminance = opponent_noise(noise_map(x, sigma))[:1]
+    channels[:1] = apply_model(net, channels[:1], luminance / 255.0, bf16=bf16, progress=progress)
+    return opponent_to_rgb(channels)
+
+
 def colour_model_weight(levels: torch.Tensor) -> torch.Tensor:
     """Per-pixel weight (1,H,W) of the colour model against the gray model's views, from a (C,H,W) 0-255 level
     map: it grows with the noise level, as clipping does (how the weights were chosen: docs/tasks.md)."""

@@ -131,7 +131,7 @@ def restore_image(image: ImageData, opts: RestoreOptions, progress: Progress = N
     elif opts.task == "deblur":
         kernel = parse_kernel(opts.kernel) if isinstance(opts.kernel, str) else opts.kernel
         check_kernel_fits(kernel, (h, w), opts.kernel if isinstance(opts.kernel, str) else None)
-        x = deblur(x, kernel, sigma=opts.sigma, **common, **extra)
+        x = deblur(x, kernel, sigma=opts.sigma, ensemble=ensemble, **common, **extra)
     elif opts.task == "jpeg":
         table = file_luma_table(image.path) if image.path else None
         quality = opts.quality if opts.quality is not None else jpeg_quality(image.path, table)
