@@ -181,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     passes.add_argument("--fast", action="store_true", help="denoise, inpaint, jpeg, sr: one pass of the model "
                         "instead of the average of several (flips and rotations of the input; 2-4x faster, 8x for "
                         "inpaint; a little lower PSNR: docs/tasks.md); deblur: 4 plug-and-play iterations instead of "
-                        "8, colour images through the colour model in all but the last (about 5x faster); the "
+                        "8, colour images through the colour model in all but the last (3-4x faster); the "
                         "default on images over 4 megapixels")
     passes.add_argument("--ensemble", action="store_true", help="the average of several passes also on images over "
                         "4 megapixels (docs/speed.md)")
