@@ -91,7 +91,7 @@ def test_restore_refuses_what_it_cannot_take(clean_and_noisy):
 
 
 def test_restore_reports_progress_and_cancels(camera):
-    tall = torch.cat([camera, camera], 1)  # larger than one tile of 768
+    tall = torch.cat([camera, camera, camera], 1)  # larger than one tile of 1024
     tiles = []
     out = ps.restore(tall, task="denoise", sigma=10, ensemble=False, progress=tiles.append)
     assert out.shape == tall.shape and tiles and tiles[-1].done == tiles[-1].total > 1
