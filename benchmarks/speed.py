@@ -97,6 +97,18 @@ def timed(command: list[str]) -> tuple[float, float]:
     return seconds, kb / 1024**2
 
 
+def cpu_name() -> str:
+    """The processor's model name and whether it has AMX or AVX-512 BF16, which bf16 convolutions depend on."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or platform.machine()
+    name = re.search(r"model name\s*:\s*(.+)", info)
+    flags = set(re.search(r"flags\s*:\s*(.+)", info).group(1).split()) if "flags" in info else set()
+    units = "AMX" if "amx_tile" in flags else "AVX-512 BF16, no AMX" if "avx512_bf16" in flags else "no bf16 units"
+    return f"{name.group(1).strip() if name else platform.machine()} ({units})"
+
+
 def model_gflop(arguments: list[str]) -> float:
     """GFLOP that `pixelsmith restore ARGUMENTS` does (torch's FlopCounterMode: convolutions and matrix products)."""
     from torch.utils.flop_counter import FlopCounterMode
@@ -142,7 +154,7 @@ def main() -> None:
             sys.exit(f"unknown '{unknown[0]}'; accepted: {', '.join(known)}")
     work = Path(args.work or tempfile.mkdtemp(prefix="pixelsmith-speed-"))
     work.mkdir(parents=True, exist_ok=True)
-    limit = dense_conv_tflops()
+    limit, cpu = dense_conv_tflops(), cpu_name()
     print(f"dense bf16 conv: {limit:.2f} TFLOP/s; torch threads {torch.get_num_threads()}; work folder {work}")
     exe = [sys.executable, "-m", "pixelsmith", "restore"]
     rows, flops = [], {}
@@ -174,7 +186,8 @@ def main() -> None:
                        "output": "x".join(map(str, out.pixels.shape[:0:-1])), "seconds": round(seconds, 1),
                        "mp_per_s": round(megapixels / seconds, 2), "peak_rss_gb": round(gb, 2),
                        "gflop": round(gflop), "tflops": round(gflop / 1e3 / seconds, 3),
-                       "limit_tflops": round(limit, 3), "psnr": round(psnr(out.pixels, ref.pixels).item(), 2)}
+                       "limit_tflops": round(limit, 3), "psnr": round(psnr(out.pixels, ref.pixels).item(), 2),
+                       "cpu": cpu}
                 rows.append(row)
                 print(row, flush=True)
     def key(r: dict) -> tuple:
@@ -186,16 +199,21 @@ def main() -> None:
     rows = sorted([r for r in previous if key(r) not in done] + rows,
                   key=lambda r: (list(SIZES).index(r["megapixels"]), list(CASES).index(r["task"]),
                                  list(MODES).index(r["mode"])))
+    write_results(rows)
+
+
+def write_results(rows: list[dict]) -> None:
+    """benchmarks/results/speed.{json,md} from the rows of every case."""
     header = ("| task | MP | mode | output | seconds | MP/s | peak RSS (GB) | model GFLOP | TFLOP/s | of the limit | "
-              "PSNR (dB) |")
-    lines = [header, "|" + "---|" * 11]
+              "PSNR (dB) | CPU |")
+    lines = [header, "|" + "---|" * 12]
     for r in rows:
         lines.append(f"| {r['task']} | {r['megapixels']} | {r['mode']} | {r['output']} | {r['seconds']} | "
                      f"{r['mp_per_s']} | {r['peak_rss_gb']} | {r['gflop']} | {r['tflops']} | "
-                     f"{100 * r['tflops'] / r['limit_tflops']:.0f}% | {r['psnr']} |")
+                     f"{100 * r['tflops'] / r['limit_tflops']:.0f}% | {r['psnr']} | {r.get('cpu', 'not recorded')} |")
     table = "\n".join(lines)
     print(table)
-    intro = (f"# Large images, end to end\n\n`python benchmarks/speed.py` on {platform.processor() or platform.machine()}, "
+    intro = (f"# Large images, end to end\n\n`python benchmarks/speed.py`, "
              f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); rows may come from several runs "
              f"(`--tasks`, `--sizes`), each beside the dense bf16 convolution measured in its own run "
              f"(\"of the limit\"). The 12 MP sr row reads 1000x750 and writes 4000x3000.\n\n")
