@@ -25,9 +25,9 @@ def plug_and_play(x: torch.Tensor, net: nn.Module, scale: int = 1, kernel: torch
     """DPIR half-quadratic splitting of (C,H,W) ``x`` with ``net`` as the denoising prior (``final``, when given,
     the last iteration's), in tiles of ``tile`` input pixels (see :func:`pixelsmith.pnp.hqs`); 'tiles' and
     'iterations' events report both loops."""
-
     margin = 16 if kernel is None else max(16, 2 * max(kernel.shape))
     finish = scale > 1  # super-resolution ends with a data step; deblurring does not (see pnp.hqs)
-    return run_tiled(lambda t: hqs(t, model_prior(net, denoise_with, bf16), scale, kernel, noise, iterations,
-                                   lam=lam, finish=finish, final=final, progress=progress),
+    prior = model_prior(net, denoise_with, bf16)
+    return run_tiled(lambda t: hqs(t, prior, scale, kernel, noise, iterations, lam=lam, finish=finish, final=final,
+                                   progress=progress),
                      x[None], tile=tile, overlap=min(2 * margin, tile // 2 - 1), scale=scale, progress=progress)[0]
